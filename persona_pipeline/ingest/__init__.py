@@ -1,0 +1,1 @@
+"""Parsers: one per file format, all returning the same `Document` shape."""

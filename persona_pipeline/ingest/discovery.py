@@ -1,0 +1,92 @@
+"""Which files in the materials folder become which knowledge, and which are skipped and why."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ..knowledge_config import KnowledgeConfig
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str          # relative to the materials folder, POSIX separators
+    kind: str | None   # knowledge type, None when no type claims the file
+    parser: str | None
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    kind: str | None
+    reason: str
+    sha256: str | None = None
+
+
+def list_material_files(materials_dir: Path) -> list[Path]:
+    if not materials_dir.is_dir():
+        return []
+    return sorted(p for p in materials_dir.rglob("*") if p.is_file())
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def classify(materials_dir: Path, config: KnowledgeConfig) -> tuple[list[SourceFile], list[Skipped]]:
+    """Assign each file a knowledge type and parser; report the rest (unknown type or extension,
+    too large, exact duplicates of an earlier file)."""
+    accepted, skipped, seen = [], [], {}
+    for absolute in list_material_files(materials_dir):
+        rel = absolute.relative_to(materials_dir).as_posix()
+        kind = next((t for t in config.types.values() if any(_glob(g).match(rel) for g in t.globs)), None)
+        if kind is None:
+            skipped.append(Skipped(rel, None, "not covered by any knowledge type in the config"))
+            continue
+        ext = absolute.suffix.lower().lstrip(".")
+        parser = kind.formats.get(ext)
+        if parser is None:
+            known = ", ".join(sorted(kind.formats))
+            skipped.append(Skipped(rel, kind.name, f"unsupported extension '.{ext}' for {kind.name} (expected one of: {known})"))
+            continue
+        size = absolute.stat().st_size
+        if size > config.max_file_bytes:
+            skipped.append(Skipped(rel, kind.name, f"file too large: {size / 2**20:.1f} MiB > limit {config.max_file_bytes / 2**20:.0f} MiB"))
+            continue
+        sha = file_sha256(absolute)
+        if sha in seen:
+            skipped.append(Skipped(rel, kind.name, f"duplicate of {seen[sha]}", sha))
+            continue
+        seen[sha] = rel
+        accepted.append(SourceFile(rel, kind.name, parser, sha, size))
+    return accepted, skipped
+
+
+@lru_cache(maxsize=256)
+def _glob(pattern: str) -> re.Pattern:
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")

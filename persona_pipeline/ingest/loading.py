@@ -1,0 +1,45 @@
+"""Parse every accepted file; a bad file is reported with its reason and never stops the others."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..knowledge_config import KnowledgeConfig
+from .discovery import Skipped, SourceFile, classify
+from .document import Document, MaterialError
+from .parsers import PARSERS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedDocument:
+    source: SourceFile
+    document: Document
+
+
+@dataclass
+class LoadResult:
+    documents: list[LoadedDocument] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def load_materials(materials_dir: Path, config: KnowledgeConfig) -> LoadResult:
+    accepted, skipped = classify(materials_dir, config)
+    result = LoadResult(skipped=list(skipped))
+    for source in accepted:
+        try:
+            document = PARSERS[source.parser]((materials_dir / source.path).read_bytes(), source.path)
+        except MaterialError as exc:
+            result.skipped.append(Skipped(source.path, source.kind, str(exc), source.sha256))
+            continue
+        except Exception as exc:  # a parser library failing on hostile input must not sink the run
+            result.skipped.append(Skipped(source.path, source.kind, f"{source.parser} parser failed: {type(exc).__name__}: {exc}", source.sha256))
+            continue
+        for warning in document.warnings:
+            log.warning("%s: %s", source.path, warning)
+        result.documents.append(LoadedDocument(source, document))
+    for item in result.skipped:
+        log.warning("skipped %s: %s", item.path, item.reason)
+    return result

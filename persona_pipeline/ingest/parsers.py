@@ -1,0 +1,26 @@
+"""Parser names, as used in the knowledge-types config, to parser functions."""
+from __future__ import annotations
+
+from typing import Callable
+
+from .docx import parse_docx
+from .document import Document
+from .html import parse_html
+from .pdf import parse_pdf
+from .subtitles import parse_srt, parse_vtt
+from .text import parse_markdown, parse_text
+from .training_logs import parse_csv, parse_json_log, parse_xlsx
+
+Parser = Callable[[bytes, str], Document]
+
+PARSERS: dict[str, Parser] = {
+    "text": parse_text,
+    "markdown": parse_markdown,
+    "html": parse_html,
+    "pdf": parse_pdf,
+    "docx": parse_docx,
+    "srt": parse_srt,
+    "vtt": parse_vtt,
+    "table": lambda data, path: (parse_xlsx if path.lower().endswith((".xlsx", ".xlsm")) else parse_csv)(data, path),
+    "json_log": parse_json_log,
+}

@@ -1,0 +1,76 @@
+"""Plain text and markdown: paragraphs grouped under their headings."""
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from .decoding import decode_text
+from .document import Block, Document, MaterialError
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_MD_INLINE = re.compile(r"(\*\*|__|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w))")
+
+
+def parse_text(data: bytes, path: str) -> Document:
+    text, _ = decode_text(data)
+    paragraphs = _paragraphs(text)
+    title = _stem_title(path)
+    first_text, first_line = paragraphs[0]
+    if len(paragraphs) > 1 and len(first_text) < 120 and "\n" not in first_text and not first_text.endswith("."):
+        title = first_text
+    blocks, heading = [], None
+    for body, line in paragraphs:
+        if _is_plain_heading(body):
+            heading = body
+            continue
+        blocks.append(Block(text=body, group=heading or "", heading=heading, line=line))
+    return _document(path, title, blocks)
+
+
+def parse_markdown(data: bytes, path: str) -> Document:
+    text, _ = decode_text(data)
+    title, heading, blocks = _stem_title(path), None, []
+    for body, line in _paragraphs(text):
+        match = _MD_HEADING.match(body)
+        if match and "\n" not in body:
+            if len(match.group(1)) == 1 and title == _stem_title(path):
+                title = match.group(2)
+            else:
+                heading = match.group(2)
+            continue
+        blocks.append(Block(text=_MD_INLINE.sub("", body), group=heading or "", heading=heading, line=line))
+    return _document(path, title, blocks)
+
+
+def _paragraphs(text: str) -> list[tuple[str, int]]:
+    """Split on blank lines; each paragraph keeps the 1-based line it starts on."""
+    out, current, start = [], [], 1
+    for number, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
+        line = raw.strip()
+        if not line:
+            if current:
+                out.append(("\n".join(current), start))
+            current = []
+            continue
+        if not current:
+            start = number
+        current.append(line)
+    if current:
+        out.append(("\n".join(current), start))
+    if not out:
+        raise MaterialError("no text in file")
+    return out
+
+
+def _is_plain_heading(paragraph: str) -> bool:
+    return len(paragraph) < 80 and "\n" not in paragraph and not paragraph.rstrip().endswith((".", "!", "?", ":", ";", ","))
+
+
+def _stem_title(path: str) -> str:
+    return PurePosixPath(path).stem.replace("_", " ")
+
+
+def _document(path: str, title: str, blocks: list[Block]) -> Document:
+    if not blocks:
+        raise MaterialError("no body text (only headings)")
+    return Document(path=path, title=title, blocks=blocks)

@@ -1,0 +1,76 @@
+"""The knowledge-types config file (RAG_config.yaml): one place that says what each file becomes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .ingest.parsers import PARSERS
+from .settings import PROJECT_DIR
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class KnowledgeType:
+    name: str
+    globs: tuple[str, ...]
+    formats: dict[str, str]
+    chunk_tokens: int
+    overlap_tokens: int
+
+
+@dataclass(frozen=True)
+class KnowledgeConfig:
+    types: dict[str, KnowledgeType]
+    embedding_model: str = "packaged"
+    embedding_batch_size: int = 32
+    exact_search_max_vectors: int = 100_000
+    max_file_bytes: int = 20 * 2**20
+    candidates: int = 50
+    rrf_k: int = 60
+    golden_set: Path | None = None
+    min_recall_at_5: float = 0.8
+    source: Path | None = field(default=None, compare=False)
+
+
+def load_config(path: Path) -> KnowledgeConfig:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: knowledge-types config not found") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    types = {}
+    for name, spec in (raw.get("knowledge_types") or {}).items():
+        where = f"{path}: knowledge_types.{name}"
+        formats = {str(ext).lower().lstrip("."): parser for ext, parser in (spec.get("formats") or {}).items()}
+        unknown = sorted(set(formats.values()) - set(PARSERS))
+        if unknown:
+            raise ConfigError(f"{where}.formats: unknown parser(s) {unknown}; known: {sorted(PARSERS)}")
+        if not spec.get("globs"):
+            raise ConfigError(f"{where}.globs: at least one glob is required")
+        chunk_tokens, overlap = int(spec.get("chunk_tokens", 200)), int(spec.get("overlap_tokens", 0))
+        if not 0 <= overlap < chunk_tokens:
+            raise ConfigError(f"{where}.overlap_tokens: must be >= 0 and below chunk_tokens ({chunk_tokens})")
+        types[name] = KnowledgeType(name, tuple(spec["globs"]), formats, chunk_tokens, overlap)
+    if not types:
+        raise ConfigError(f"{path}: knowledge_types: no knowledge types declared")
+    embedding, index = raw.get("embedding") or {}, raw.get("index") or {}
+    retrieval, evaluation = raw.get("retrieval") or {}, raw.get("evaluation") or {}
+    golden = evaluation.get("golden_set")
+    return KnowledgeConfig(
+        types=types,
+        embedding_model=str(embedding.get("model", "packaged")),
+        embedding_batch_size=int(embedding.get("batch_size", 32)),
+        exact_search_max_vectors=int(index.get("exact_search_max_vectors", 100_000)),
+        max_file_bytes=int(float((raw.get("limits") or {}).get("max_file_mb", 20)) * 2**20),
+        candidates=int(retrieval.get("candidates", 50)),
+        rrf_k=int(retrieval.get("rrf_k", 60)),
+        golden_set=(PROJECT_DIR / golden) if golden else None,
+        min_recall_at_5=float(evaluation.get("min_recall_at_5", 0.8)),
+        source=Path(path),
+    )

@@ -1,0 +1,1 @@
+"""The Knowledge half: chunking, embedding, the index, retrieval and its evaluation."""

@@ -1,0 +1,182 @@
+"""The knowledge index on disk: FAISS vectors + BM25 + chunk store + manifest, one immutable folder per
+version. A new version is written beside the old one and becomes current by one atomic rename, so a
+crash mid-write leaves the previous version loadable and readers never see half an index."""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import faiss
+import numpy as np
+
+from .chunking import Chunk
+from .lexical import tokenize
+
+CURRENT = "CURRENT"
+KEEP_VERSIONS = 2
+
+
+class IndexNotFound(Exception):
+    pass
+
+
+@dataclass
+class KnowledgeIndex:
+    version: str
+    path: Path
+    manifest: dict
+    vectors: faiss.Index
+    chunks: dict[int, Chunk]
+    bm25: bm25s.BM25
+    bm25_ids: np.ndarray  # BM25 row -> vector id
+
+    @property
+    def dim(self) -> int:
+        return self.vectors.d
+
+
+def chunk_vector_id(chunk_id: str) -> int:
+    """Stable across rebuilds and unique across files (the path is part of the chunk id)."""
+    return int.from_bytes(hashlib.sha256(chunk_id.encode()).digest()[:8], "big") & (2**63 - 1)
+
+
+def content_digest(model: str, chunks: list[Chunk], files: dict) -> str:
+    digest = hashlib.sha256(model.encode())
+    for chunk in chunks:
+        digest.update(f"{chunk.chunk_id}\0{chunk.content_hash}\0".encode())
+    digest.update(json.dumps(files, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+@contextmanager
+def writer_lock(index_dir: Path):
+    """Two writers (a sensor run and a CLI run) never build versions at the same time."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def current_version(index_dir: Path) -> str | None:
+    try:
+        return (index_dir / CURRENT).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    version = current_version(index_dir)
+    if version is None:
+        return None
+    return json.loads((index_dir / "versions" / version / "manifest.json").read_text())
+
+
+def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, model: str,
+                files: dict, exact_search_max_vectors: int) -> tuple[dict, bool]:
+    """Write a new version unless the content is the same as the current one.
+    Returns (manifest, written)."""
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    digest = content_digest(model, chunks, files)
+    with writer_lock(index_dir):
+        existing = read_manifest(index_dir)
+        if existing and existing.get("digest") == digest:
+            return existing, False
+        version = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%fZ}-{digest[:8]}"
+        versions = index_dir / "versions"
+        staging = versions / f".staging-{uuid.uuid4().hex}"
+        staging.mkdir(parents=True)
+        try:
+            manifest = _write_version(staging, version, digest, chunks, vectors, model, files, exact_search_max_vectors)
+            os.rename(staging, versions / version)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _atomic_write(index_dir / CURRENT, version)
+        _prune(versions, keep=version)
+        return manifest, True
+
+
+def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk], vectors: np.ndarray,
+                   model: str, files: dict, exact_max: int) -> dict:
+    ids = np.array([chunk_vector_id(c.chunk_id) for c in chunks], dtype=np.int64)
+    if len(set(ids.tolist())) != len(ids):
+        raise ValueError("vector id collision between chunks; rename one of the colliding files")
+    dim = int(vectors.shape[1]) if len(vectors) else 0
+    index, kind = _faiss_index(dim, len(chunks), exact_max, vectors)
+    if len(chunks):
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+    faiss.write_index(index, str(folder / "vectors.faiss"))
+    with open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
+        for chunk in chunks:
+            out.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+    retriever = bm25s.BM25()
+    retriever.index([tokenize(c.embed_text) for c in chunks] or [[]], show_progress=False)
+    retriever.save(str(folder / "bm25"), show_progress=False)
+    np.save(folder / "bm25_ids.npy", ids)
+    counts: dict[str, int] = {}
+    for chunk in chunks:
+        counts[chunk.kind] = counts.get(chunk.kind, 0) + 1
+    manifest = {
+        "version": version, "digest": digest, "created": dt.datetime.now(dt.UTC).isoformat(),
+        "embedding_model": model, "dim": dim, "faiss_index": kind,
+        "vectors": int(index.ntotal), "chunks": len(chunks), "chunks_by_type": counts, "files": files,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
+    return manifest
+
+
+def _faiss_index(dim: int, n: int, exact_max: int, vectors: np.ndarray):
+    if n <= exact_max:
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(max(dim, 1))), "IDMap2,FlatIP"
+    nlist = int(4 * np.sqrt(n))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.train(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index, f"IVF{nlist},FlatIP"
+
+
+def load_index(index_dir: Path) -> KnowledgeIndex:
+    version = current_version(index_dir)
+    if version is None:
+        raise IndexNotFound(f"no knowledge index in {index_dir}: materialize the knowledge_index asset "
+                            "(`persona index` or the Dagster UI) first")
+    folder = index_dir / "versions" / version
+    manifest = json.loads((folder / "manifest.json").read_text())
+    vectors = faiss.read_index(str(folder / "vectors.faiss"))
+    if isinstance(vectors, faiss.IndexIVF):
+        vectors.nprobe = max(8, vectors.nlist // 16)
+    chunks = {}
+    with open(folder / "chunks.jsonl", encoding="utf-8") as rows:
+        for line in rows:
+            chunk = Chunk(**json.loads(line))
+            chunks[chunk_vector_id(chunk.chunk_id)] = chunk
+    bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+    return KnowledgeIndex(version, folder, manifest, vectors, chunks, bm25, np.load(folder / "bm25_ids.npy"))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    temp.write_text(text)
+    os.replace(temp, path)
+
+
+def _prune(versions: Path, keep: str) -> None:
+    """Keep the current version and the one before it (a reader may still hold it open)."""
+    finished = sorted(p for p in versions.iterdir() if not p.name.startswith("."))
+    for old in [p for p in finished if p.name != keep][:-(KEEP_VERSIONS - 1) or None]:
+        shutil.rmtree(old, ignore_errors=True)
+    for stale in versions.glob(".staging-*"):
+        if stale.stat().st_mtime < dt.datetime.now().timestamp() - 3600:
+            shutil.rmtree(stale, ignore_errors=True)

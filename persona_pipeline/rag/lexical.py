@@ -1,0 +1,24 @@
+"""BM25 tokens for a mixed Russian/English corpus: each word stemmed by the stemmer of its own script."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_RUSSIAN
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_CYRILLIC = re.compile(r"[а-я]")
+_STOP = frozenset(STOPWORDS_EN) | frozenset(w.replace("ё", "е") for w in STOPWORDS_RUSSIAN)
+_RUSSIAN = Stemmer.Stemmer("russian")
+_ENGLISH = Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    words = _WORD.findall(text.lower().replace("ё", "е"))
+    return [_stem(w) for w in words if w not in _STOP]
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return (_RUSSIAN if _CYRILLIC.search(word) else _ENGLISH).stemWord(word)

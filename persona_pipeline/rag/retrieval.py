@@ -1,0 +1,91 @@
+"""Hybrid retrieval: BM25 and dense results fused by reciprocal rank.
+
+RRF is used instead of mixing scores because BM25 scores are unbounded and corpus-dependent while
+cosine scores are not; ranks are comparable, scores are not. It also lets BM25 alone carry Russian
+questions that the English-only default embedder ranks poorly, without tuning a weight per language.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chunking import Chunk
+from .index_store import KnowledgeIndex
+from .lexical import tokenize
+
+MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass
+class Hit:
+    rank: int
+    score: float
+    chunk: Chunk
+    dense_rank: int | None
+    bm25_rank: int | None
+
+    def to_json(self) -> dict:
+        return {"rank": self.rank, "score": round(self.score, 6), "source": self.chunk.source,
+                "knowledge_type": self.chunk.kind, "location": self.chunk.location_label(),
+                "location_fields": self.chunk.location, "title": self.chunk.title,
+                "chunk_id": self.chunk.chunk_id, "text": self.chunk.text}
+
+
+class Retriever:
+    def __init__(self, index: KnowledgeIndex, embedder, candidates: int = 50, rrf_k: int = 60):
+        if embedder.dim != index.dim and index.manifest["vectors"]:
+            raise ValueError(f"index was built with a {index.dim}-dim model ({index.manifest['embedding_model']}) "
+                             f"but the embedder gives {embedder.dim} dims: re-run the knowledge assets")
+        self.index, self.embedder = index, embedder
+        self.candidates, self.rrf_k = candidates, rrf_k
+
+    def search(self, query: str, k: int = 5, kind: str | None = None, mode: str = "hybrid") -> list[Hit]:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        if not query.strip():
+            raise ValueError("empty query")
+        allowed = self._allowed(kind)
+        pool = max(self.candidates, k)
+        dense = self._dense(query, pool, allowed) if mode != "bm25" else []
+        lexical = self._bm25(query, pool, allowed) if mode != "dense" else []
+        if mode == "dense":
+            scored = [(vid, score) for vid, score in dense]
+        elif mode == "bm25":
+            scored = [(vid, score) for vid, score in lexical]
+        else:
+            fused: dict[int, float] = {}
+            for ranking in (dense, lexical):
+                for rank, (vid, _) in enumerate(ranking, start=1):
+                    fused[vid] = fused.get(vid, 0.0) + 1.0 / (self.rrf_k + rank)
+            scored = sorted(fused.items(), key=lambda item: -item[1])
+        dense_rank = {vid: r for r, (vid, _) in enumerate(dense, start=1)}
+        bm25_rank = {vid: r for r, (vid, _) in enumerate(lexical, start=1)}
+        return [Hit(rank, float(score), self.index.chunks[vid], dense_rank.get(vid), bm25_rank.get(vid))
+                for rank, (vid, score) in enumerate(scored[:k], start=1)]
+
+    def _allowed(self, kind: str | None) -> set[int] | None:
+        if kind is None:
+            return None
+        return {vid for vid, chunk in self.index.chunks.items() if chunk.kind == kind}
+
+    def _dense(self, query: str, pool: int, allowed: set[int] | None) -> list[tuple[int, float]]:
+        total = self.index.vectors.ntotal
+        if not total:
+            return []
+        vector = self.embedder.embed_query(query).reshape(1, -1)
+        fetch = total if allowed is not None else min(pool, total)
+        scores, ids = self.index.vectors.search(vector, fetch)
+        out = [(int(v), float(s)) for v, s in zip(ids[0], scores[0]) if v != -1 and (allowed is None or v in allowed)]
+        return out[:pool]
+
+    def _bm25(self, query: str, pool: int, allowed: set[int] | None) -> list[tuple[int, float]]:
+        tokens = tokenize(query)
+        rows = len(self.index.bm25_ids)
+        if not tokens or not rows:
+            return []
+        mask = None
+        if allowed is not None:
+            mask = np.array([vid in allowed for vid in self.index.bm25_ids.tolist()], dtype=np.float32)
+        found, scores = self.index.bm25.retrieve([tokens], k=min(pool, rows), show_progress=False, weight_mask=mask)
+        return [(int(self.index.bm25_ids[r]), float(s)) for r, s in zip(found[0], scores[0]) if s > 0]
