@@ -90,3 +90,27 @@ def _glob(pattern: str) -> re.Pattern:
             out.append(re.escape(pattern[i]))
             i += 1
     return re.compile("".join(out) + r"\Z")
+
+
+def snapshot(materials_dir: Path, previous: dict[str, list] | None = None) -> dict[str, list]:
+    """{path: [size, mtime_ns, sha256]} for every file. A file whose size and mtime did not change
+    reuses its previous hash, so a poll does not re-read an unchanged folder; a touched file is
+    re-hashed and, its content being the same, leaves the content digest unchanged."""
+    previous = previous or {}
+    state = {}
+    for absolute in list_material_files(materials_dir):
+        rel = absolute.relative_to(materials_dir).as_posix()
+        stat = absolute.stat()
+        known = previous.get(rel)
+        if known and known[0] == stat.st_size and known[1] == stat.st_mtime_ns:
+            state[rel] = known
+        else:
+            state[rel] = [stat.st_size, stat.st_mtime_ns, file_sha256(absolute)]
+    return state
+
+
+def content_digest(state: dict[str, list]) -> str:
+    digest = hashlib.sha256()
+    for rel in sorted(state):
+        digest.update(f"{rel}\0{state[rel][2]}\n".encode())
+    return digest.hexdigest()

@@ -31,7 +31,7 @@ def parse_docx(data: bytes, path: str) -> Document:
         for r_number, row in enumerate(table.rows, start=1):
             cells = [" ".join(cell.text.split()) for cell in row.cells]
             if any(cells):
-                blocks.append(Block(text=" | ".join(cells), group=f"table {t_number}", heading=f"table {t_number}, row {r_number}"))
+                blocks.append(Block(text=" | ".join(cells), group=f"table {t_number}", heading=f"table {t_number}", line=r_number))
     if not blocks:
         raise MaterialError("no text in the DOCX")
     return Document(path=path, title=title, blocks=blocks)

@@ -82,6 +82,8 @@ def _table_document(path: str, title: str, rows: list[tuple[int, list]], locatio
     if header_at is None:
         raise MaterialError("no date column found (expected a header such as 'Date' or 'Дата')")
     header = [_header(c) for c in rows[header_at][1]]
+    # title rows above the header ("Training diary: Anna Petrova, April 2026") say whose log it is
+    preamble = " ".join(" ".join(str(c) for c in r if c not in (None, "")) for _, r in rows[:header_at]).strip()
     blocks, warnings = [], []
     for line, row in rows[header_at + 1:]:
         if not any(c not in (None, "") and str(c).strip() for c in row):
@@ -89,7 +91,7 @@ def _table_document(path: str, title: str, rows: list[tuple[int, list]], locatio
         cells = list(zip(header, row))
         if len(row) > len(header):
             warnings.append(f"{location}line {line}: {len(row) - len(header)} extra cell(s) without a header ignored")
-        block = _row_block(cells, f"{location}line {line}", warnings, "", line=line)
+        block = _row_block(cells, f"{location}line {line}", warnings, preamble, line=line)
         if block:
             blocks.append(block)
     if not blocks:

@@ -33,6 +33,9 @@ class Embedder:
 
     def __init__(self, model: str = PACKAGED, batch_size: int = 32, device: str | None = None):
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         self.name = model
         path = resolve_model(model)

@@ -1,0 +1,137 @@
+"""`persona`: what a person does outside the Dagster UI. Every command calls the same code the assets do."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .settings import PROJECT_DIR, Paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.materials:
+        os.environ["PERSONA_MATERIALS_DIR"] = str(Path(args.materials).resolve())
+    if args.data:
+        os.environ["PERSONA_DATA_DIR"] = str(Path(args.data).resolve())
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+class UserError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--materials", metavar="DIR", help="materials folder (default: $PERSONA_MATERIALS_DIR or raw_materials/)")
+    common.add_argument("--data", metavar="DIR", help="folder for everything derived (default: $PERSONA_DATA_DIR or data/)")
+    parser = argparse.ArgumentParser(prog="persona", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", parents=[common], help="materialize the knowledge assets through Dagster")
+    index.add_argument("--eval", action="store_true", help="also materialize retrieval_eval on the golden set")
+    index.add_argument("-v", "--verbose", action="store_true", help="show Dagster's run log")
+    index.set_defaults(handler=_index)
+
+    search = commands.add_parser("search", parents=[common], help="hybrid search of the knowledge index")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5, help="number of results (default 5)")
+    search.add_argument("--type", dest="kind", help="only this knowledge type (article, lecture, training_log, ...)")
+    search.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    search.add_argument("--json", action="store_true", help="machine-readable results")
+    search.set_defaults(handler=_search)
+    return parser
+
+
+def _index(args) -> int:
+    import dagster as dg
+
+    from .defs.definitions import build_definitions
+    from .defs.knowledge_assets import GROUP, INDEX_WRITER_TAG
+
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR / "dagster_home"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    defs = build_definitions()
+    groups = [GROUP, "evaluation"] if args.eval else [GROUP]
+    paths = Paths.resolve()
+    print(f"indexing {paths.materials_dir} -> {paths.data_dir}", file=sys.stderr)
+    started = time.perf_counter()
+    level = "INFO" if args.verbose else "WARNING"
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks], selection=dg.AssetSelection.groups(*groups),
+        instance=dg.DagsterInstance.get(), resources=defs.resources,
+        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+        tags={**INDEX_WRITER_TAG, "persona/source": "cli"}, raise_on_error=False,
+    )
+    elapsed = time.perf_counter() - started
+    if not result.success:
+        raise UserError("the knowledge run failed; rerun with --verbose to see the Dagster log")
+    meta = {node: _metadata(result, node) for node in ("knowledge_index", "chunk_embeddings")}
+    index_meta, embed_meta = meta["knowledge_index"], meta["chunk_embeddings"]
+    from .rag.index_store import read_manifest
+
+    manifest = read_manifest(paths.index_dir)
+    skipped = {p: f["reason"] for p, f in manifest["files"].items() if f["status"] == "skipped"}
+    print(f"files indexed: {index_meta['files_indexed']}")
+    print(f"files skipped: {len(skipped)}")
+    for path, reason in skipped.items():
+        print(f"  - {path}: {reason}")
+    print(f"chunks: {index_meta['chunks']} ({embed_meta['newly_embedded']} newly embedded, {embed_meta['from_cache']} from cache)")
+    print(f"index version: {index_meta['version']}{'' if index_meta['new_version'] else ' (unchanged)'} in {paths.index_dir}")
+    if args.eval:
+        evaluation = _metadata(result, "retrieval_eval")
+        print(f"retrieval eval: hybrid recall@5 {evaluation['hybrid_recall@5']:.3f}, MRR {evaluation['hybrid_mrr']:.3f} "
+              f"on {evaluation['questions']} golden questions")
+    print(f"time: {elapsed:.1f} s (Dagster run {result.run_id})")
+    return 0
+
+
+def _metadata(result, node: str) -> dict:
+    events = result.asset_materializations_for_node(node)
+    return {k: getattr(v, "value", v) for k, v in events[-1].metadata.items()} if events else {}
+
+
+def _search(args) -> int:
+    from .knowledge_config import load_config
+    from .rag.embedding import Embedder
+    from .rag.index_store import IndexNotFound, load_index
+    from .rag.retrieval import Retriever
+
+    paths = Paths.resolve()
+    config = load_config(paths.config_path)
+    if args.kind and args.kind not in config.types:
+        raise UserError(f"unknown knowledge type '{args.kind}'; known: {', '.join(config.types)}")
+    if not args.query.strip():
+        raise UserError("empty query")
+    try:
+        index = load_index(paths.index_dir)
+    except IndexNotFound as exc:
+        raise UserError(str(exc)) from exc
+    retriever = Retriever(index, Embedder(index.manifest["embedding_model"], config.embedding_batch_size),
+                          config.candidates, config.rrf_k)
+    hits = retriever.search(args.query, k=args.k, kind=args.kind, mode=args.mode)
+    if args.json:
+        print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=1))
+        return 0
+    if not hits:
+        print("no results")
+    for hit in hits:
+        chunk = hit.chunk
+        print(f"[{hit.rank}] {chunk.source} ({chunk.kind}, {chunk.location_label()})  score {hit.score:.4f}")
+        snippet = " ".join(chunk.text.split())
+        print(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The thin Dagster layer: assets, checks, sensor and schedule wiring the plain domain modules."""

@@ -1,0 +1,22 @@
+"""Everything Dagster loads: `dagster dev` (workspace.yaml) and the CLI use these definitions."""
+from __future__ import annotations
+
+import dagster as dg
+
+from . import evaluation_assets, knowledge_assets, knowledge_checks
+from .jobs import knowledge_and_eval_job, materials_sensor, nightly_reindex, reindex_job
+from .resources import EmbedderResource, PersonaPaths
+
+
+def build_definitions(materials: str | None = None, data: str | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([knowledge_assets, evaluation_assets]),
+        asset_checks=dg.load_asset_checks_from_modules([knowledge_checks, evaluation_assets]),
+        jobs=[reindex_job, knowledge_and_eval_job],
+        sensors=[materials_sensor],
+        schedules=[nightly_reindex],
+        resources={"persona_paths": PersonaPaths.from_environment(materials, data), "embedder": EmbedderResource()},
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,103 @@
+"""Knowledge assets: raw materials -> documents -> chunks -> embeddings -> the searchable index."""
+
+import time
+
+import dagster as dg
+
+from ..rag import build
+from ..rag.index_store import read_manifest
+from .metadata import markdown_table
+from .resources import EmbedderResource, PersonaPaths
+
+GROUP = "knowledge"
+INDEX_WRITER_TAG = {"persona/writes": "knowledge_index"}
+
+
+@dg.asset(group_name=GROUP, kinds={"python"}, owners=["team:persona"],
+          description="Every file in the materials folder parsed into a document, or reported with the reason it was skipped.")
+def knowledge_documents(context: dg.AssetExecutionContext, persona_paths: PersonaPaths) -> dg.MaterializeResult:
+    paths, config = persona_paths.paths(), persona_paths.knowledge_config()
+    summary = build.build_documents(paths, config)
+    for item in summary.skipped:
+        context.log.warning(f"skipped {item.path}: {item.reason}")
+    for path, warnings in summary.warnings.items():
+        for warning in warnings:
+            context.log.warning(f"{path}: {warning}")
+    return dg.MaterializeResult(metadata={
+        "materials_dir": dg.MetadataValue.path(str(paths.materials_dir)),
+        "documents": summary.documents,
+        "skipped": len(summary.skipped),
+        "skipped_files": dg.MetadataValue.md(markdown_table(["file", "type", "reason"], [[s.path, s.kind, s.reason] for s in summary.skipped])),
+        "warnings": dg.MetadataValue.md(markdown_table(["file", "warning"], [[p, w] for p, ws in summary.warnings.items() for w in ws])),
+    })
+
+
+@dg.asset(deps=[knowledge_documents], group_name=GROUP, kinds={"python"}, owners=["team:persona"],
+          description="Token-aware chunks that fit the embedder's window, with source, type, title and location.")
+def knowledge_chunks(persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
+    config = persona_paths.knowledge_config()
+    chunks = build.build_chunks(persona_paths.paths(), config, embedder.load(config))
+    by_type: dict[str, int] = {}
+    for chunk in chunks:
+        by_type[chunk.kind] = by_type.get(chunk.kind, 0) + 1
+    tokens = sorted(c.n_tokens for c in chunks) or [0]
+    return dg.MaterializeResult(metadata={
+        "chunks": len(chunks),
+        "chunks_by_type": dg.MetadataValue.json(by_type),
+        "tokens_max": tokens[-1],
+        "tokens_median": tokens[len(tokens) // 2],
+        "preview": dg.MetadataValue.md(markdown_table(["chunk", "location", "tokens", "text"],
+                                                      [[c.chunk_id, c.location_label(), c.n_tokens, c.text[:90]] for c in chunks[:15]])),
+    })
+
+
+@dg.asset(deps=[knowledge_chunks], group_name=GROUP, kinds={"python", "sqlite"}, owners=["team:persona"],
+          description="Embeddings of every chunk, cached by content hash: unchanged text is never embedded twice.")
+def chunk_embeddings(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
+    config = persona_paths.knowledge_config()
+    model = embedder.load(config)
+    started = time.perf_counter()
+    last_logged = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        elapsed = time.perf_counter() - started
+        if done == total or elapsed - last_logged[0] > 5:
+            last_logged[0] = elapsed
+            eta = elapsed / done * (total - done) if done else 0
+            context.log.info(f"embedded {done}/{total} new chunks, {elapsed:.0f} s elapsed, ETA {eta:.0f} s")
+
+    chunks, _, fresh = build.embed_chunks(persona_paths.paths(), model, progress)
+    return dg.MaterializeResult(metadata={
+        "model": model.name, "dim": model.dim, "chunks": len(chunks),
+        "newly_embedded": fresh, "from_cache": len(chunks) - fresh,
+        "seconds": round(time.perf_counter() - started, 2),
+    })
+
+
+@dg.asset(deps=[chunk_embeddings], group_name=GROUP, kinds={"faiss"}, owners=["team:persona"], tags={"persona/stage": "index"},
+          description="FAISS + BM25 + chunk store, written as a new immutable version and switched atomically.")
+def knowledge_index(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
+    paths, config = persona_paths.paths(), persona_paths.knowledge_config()
+    manifest, written = build.build_index(paths, config, embedder.load(config))
+    context.log.info(f"index version {manifest['version']} ({'new' if written else 'unchanged'}): {manifest['chunks']} chunks")
+    return dg.MaterializeResult(metadata=index_metadata(manifest, written, paths.index_dir))
+
+
+def index_metadata(manifest: dict, written: bool, index_dir) -> dict:
+    files = manifest["files"]
+    rows = [[path, f["type"], f["status"], f.get("chunks", ""), f.get("reason") or "; ".join(f.get("warnings") or [])]
+            for path, f in files.items()]
+    return {
+        "version": manifest["version"], "new_version": written,
+        "index_dir": dg.MetadataValue.path(str(index_dir)),
+        "embedding_model": manifest["embedding_model"], "dim": manifest["dim"], "faiss_index": manifest["faiss_index"],
+        "vectors": manifest["vectors"], "chunks": manifest["chunks"],
+        "chunks_by_type": dg.MetadataValue.json(manifest["chunks_by_type"]),
+        "files_indexed": sum(1 for f in files.values() if f["status"] == "indexed"),
+        "files_skipped": sum(1 for f in files.values() if f["status"] == "skipped"),
+        "files": dg.MetadataValue.md(markdown_table(["file", "type", "status", "chunks", "reason / warnings"], rows)),
+    }
+
+
+def current_manifest(persona_paths: PersonaPaths) -> dict | None:
+    return read_manifest(persona_paths.paths().index_dir)

@@ -1,0 +1,46 @@
+"""Resources are the seams: where materials live, which knowledge config and which embedder."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import dagster as dg
+
+from ..knowledge_config import KnowledgeConfig, load_config
+from ..rag.embedding import Embedder
+from ..settings import Paths
+
+
+class PersonaPaths(dg.ConfigurableResource):
+    """Materials folder, data folder and knowledge-types config. Defaults come from PERSONA_MATERIALS_DIR,
+    PERSONA_DATA_DIR and PERSONA_CONFIG when the definitions load, so the UI and the CLI agree."""
+
+    materials_dir: str
+    data_dir: str
+    config_path: str
+
+    @classmethod
+    def from_environment(cls, materials: str | None = None, data: str | None = None) -> "PersonaPaths":
+        paths = Paths.resolve(materials, data)
+        return cls(materials_dir=str(paths.materials_dir), data_dir=str(paths.data_dir), config_path=str(paths.config_path))
+
+    def paths(self) -> Paths:
+        return Paths.resolve(self.materials_dir, self.data_dir, self.config_path)
+
+    def knowledge_config(self) -> KnowledgeConfig:
+        return load_config(self.paths().config_path)
+
+
+class EmbedderResource(dg.ConfigurableResource):
+    """A sentence-transformers embedder; empty `model` means the one named in the knowledge config."""
+
+    model: str = ""
+    batch_size: int = 0
+
+    def load(self, config: KnowledgeConfig) -> Embedder:
+        return _cached_embedder(self.model or config.embedding_model, self.batch_size or config.embedding_batch_size)
+
+
+@lru_cache(maxsize=2)
+def _cached_embedder(model: str, batch_size: int) -> Embedder:
+    # one load per process: the in-process executor runs every asset of a run in the same process
+    return Embedder(model, batch_size)
