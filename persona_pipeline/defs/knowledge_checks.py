@@ -33,7 +33,7 @@ def dimension_matches_model(persona_paths: PersonaPaths, embedder: EmbedderResou
     except IndexNotFound:
         return _missing_index(persona_paths)
     model = embedder.load(config)
-    return dg.AssetCheckResult(passed=index.dim == model.dim or index.manifest["vectors"] == 0,
+    return dg.AssetCheckResult(passed=index.dim == model.dim == index.manifest["dim"],
                                metadata={"index_dim": index.dim, "model_dim": model.dim, "model": model.name})
 
 

@@ -25,35 +25,59 @@ def decode_text(data: bytes) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return _checked(data.decode(encoding), encoding)
-    if _looks_like_utf16_without_bom(data):
-        encoding = "utf-16-le" if data[1::2].count(0) > data[0::2].count(0) else "utf-16-be"
-        return _checked(data.decode(encoding, errors="strict"), encoding)
+    encoding = _utf16_without_bom(data)
+    if encoding:
+        try:
+            return _checked(data.decode(encoding), encoding)
+        except UnicodeDecodeError as exc:
+            raise MaterialError(f"looks like UTF-16 but does not decode: {exc}") from exc
     if b"\x00" in data:
         raise MaterialError("binary content (NUL bytes) in a text file")
     try:
         return _checked(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
         pass
+    cyrillic = _best_cyrillic(data)
+    if cyrillic:
+        return _checked(*cyrillic)
     guess = from_bytes(data).best()
-    candidates = ([guess.encoding] if guess else []) + list(_CYRILLIC_FALLBACKS)
-    for encoding in candidates:
-        try:
-            text = data.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
-            continue
+    if guess is not None:
+        text = data.decode(guess.encoding)
         if _mostly_letters(text):
-            return _checked(text, encoding)
+            return _checked(text, guess.encoding)
     raise MaterialError("could not detect the text encoding (not UTF-8, UTF-16, cp1251 or koi8-r)")
 
 
-def _looks_like_utf16_without_bom(data: bytes) -> bool:
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 text keeps its high bytes in a handful of values (0x00 for Latin, 0x04 for Cyrillic)
+    while the low bytes vary; no 8-bit encoding looks like that."""
     sample = data[:4096]
-    if len(sample) < 4:
-        return False
-    zeros_even = sample[0::2].count(0)
-    zeros_odd = sample[1::2].count(0)
-    half = len(sample) // 2
-    return max(zeros_even, zeros_odd) > 0.3 * half and min(zeros_even, zeros_odd) < 0.05 * half
+    if len(sample) < 8 or len(sample) % 2:
+        return None
+    even, odd = set(sample[0::2]), set(sample[1::2])
+    if len(odd) <= 3 < len(even) and 0 in odd:
+        return "utf-16-le"
+    if len(even) <= 3 < len(odd) and 0 in even:
+        return "utf-16-be"
+    return None
+
+
+def _best_cyrillic(data: bytes) -> tuple[str, str] | None:
+    """cp1251 and koi8-r decode any byte string, so pick the one that reads as Russian: in real
+    prose most Cyrillic letters are lower case, and the wrong code page swaps the cases."""
+    best = None
+    for encoding in _CYRILLIC_FALLBACKS:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        letters = [ch for ch in text if "\u0400" <= ch <= "\u04ff"]
+        if len(letters) < 10 or not _mostly_letters(text):
+            continue
+        lower = sum(ch.islower() for ch in letters) / len(letters)
+        if lower > 0.6 and (best is None or lower > best[0]):
+            best = (lower, text, encoding)
+    return (best[1], best[2]) if best else None
 
 
 def _mostly_letters(text: str) -> bool:

@@ -31,13 +31,16 @@ def parse_markdown(data: bytes, path: str) -> Document:
     text, _ = decode_text(data)
     title, heading, blocks = _stem_title(path), None, []
     for body, line in _paragraphs(text):
-        match = _MD_HEADING.match(body)
-        if match and "\n" not in body:
+        first, _, rest = body.partition("\n")
+        match = _MD_HEADING.match(first)
+        if match:
             if len(match.group(1)) == 1 and title == _stem_title(path):
                 title = match.group(2)
             else:
                 heading = match.group(2)
-            continue
+            if not rest.strip():
+                continue
+            body, line = rest, line + 1
         blocks.append(Block(text=_MD_INLINE.sub("", body), group=heading or "", heading=heading, line=line))
     return _document(path, title, blocks)
 

@@ -17,6 +17,7 @@ from .document import Block, Document, MaterialError
 _DATE_HEADERS = {"date", "day", "дата", "день", "session date"}
 _UNIT_IN_HEADER = re.compile(r"^(?P<name>.*?)\s*[\(\[](?P<unit>[^\)\]]+)[\)\]]\s*$")
 _UNIT_SUFFIXES = {"km": "km", "m": "m", "min": "min", "s": "s", "sec": "s", "bpm": "bpm", "kg": "kg", "h": "h"}
+_SCALE = re.compile(r"^\d+\s*[-–]\s*(\d+)$")  # "RPE (1-10)" is a scale, not a unit
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%y")
 
 
@@ -111,7 +112,11 @@ def _row_block(cells, where: str, warnings: list[str], prefix: str, line: int | 
                 return None
             continue
         shown = _format_value(value)
-        parts.append(f"{name}: {shown}" + (f" {unit}" if unit and unit not in shown else ""))
+        scale = _SCALE.match(unit or "")
+        if scale:
+            parts.append(f"{name}: {shown}/{scale.group(1)}")
+        else:
+            parts.append(f"{name}: {shown}" + (f" {unit}" if unit and unit not in shown else ""))
     if date is None:
         warnings.append(f"{where}, field 'date': missing; row skipped")
         return None

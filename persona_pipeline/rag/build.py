@@ -107,7 +107,7 @@ def file_status(documents: list[LoadedDocument], skipped: list[Skipped], chunks:
 def build_index(paths: Paths, config: KnowledgeConfig, embedder: Embedder) -> tuple[dict, bool]:
     documents, skipped = read_documents(paths)
     chunks, vectors, _ = embed_chunks(paths, embedder)
-    return write_index(paths.index_dir, chunks, vectors, model=embedder.name,
+    return write_index(paths.index_dir, chunks, vectors, model=embedder.name, dim=embedder.dim,
                        files=file_status(documents, skipped, chunks),
                        exact_search_max_vectors=config.exact_search_max_vectors)
 

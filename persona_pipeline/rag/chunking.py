@@ -109,13 +109,19 @@ class Chunker:
             if end >= len(units):
                 return
             back, carried = end, 0
-            while back - 1 > start and carried + units[back - 1][1] <= overlap:
+            while back - 1 > start and overlap and (
+                    carried + units[back - 1][1] <= overlap
+                    # a sentence longer than the overlap is still carried, once, if it is small
+                    or (carried == 0 and units[back - 1][1] <= budget // 3)):
                 back -= 1
                 carried += units[back][1]
             start = back
 
     def _make(self, document: Document, kind: str, heading: str | None, piece, ordinal: int) -> Chunk:
-        text = " ".join(u[0] for u in piece) if piece[0][2].start else "\n".join(u[0] for u in piece)
+        text = piece[0][0]
+        for (previous, unit) in zip(piece, piece[1:]):
+            # pieces of one block (sentences) join with a space, blocks (paragraphs) with a newline
+            text += (" " if unit[2] is previous[2] or unit[2].start else "\n") + unit[0]
         first, last = piece[0][2], piece[-1][2]
         location = {}
         if first.page is not None:

@@ -36,7 +36,7 @@ class KnowledgeIndex:
     manifest: dict
     vectors: faiss.Index
     chunks: dict[int, Chunk]
-    bm25: bm25s.BM25
+    bm25: bm25s.BM25 | None  # None for an index without chunks
     bm25_ids: np.ndarray  # BM25 row -> vector id
 
     @property
@@ -83,7 +83,7 @@ def read_manifest(index_dir: Path) -> dict | None:
     return json.loads((index_dir / "versions" / version / "manifest.json").read_text())
 
 
-def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, model: str,
+def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, model: str, dim: int,
                 files: dict, exact_search_max_vectors: int) -> tuple[dict, bool]:
     """Write a new version unless the content is the same as the current one.
     Returns (manifest, written)."""
@@ -99,7 +99,7 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
         staging = versions / f".staging-{uuid.uuid4().hex}"
         staging.mkdir(parents=True)
         try:
-            manifest = _write_version(staging, version, digest, chunks, vectors, model, files, exact_search_max_vectors)
+            manifest = _write_version(staging, version, digest, chunks, vectors, model, dim, files, exact_search_max_vectors)
             os.rename(staging, versions / version)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -110,11 +110,10 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
 
 
 def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk], vectors: np.ndarray,
-                   model: str, files: dict, exact_max: int) -> dict:
+                   model: str, dim: int, files: dict, exact_max: int) -> dict:
     ids = np.array([chunk_vector_id(c.chunk_id) for c in chunks], dtype=np.int64)
     if len(set(ids.tolist())) != len(ids):
         raise ValueError("vector id collision between chunks; rename one of the colliding files")
-    dim = int(vectors.shape[1]) if len(vectors) else 0
     index, kind = _faiss_index(dim, len(chunks), exact_max, vectors)
     if len(chunks):
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
@@ -122,9 +121,10 @@ def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk],
     with open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
         for chunk in chunks:
             out.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
-    retriever = bm25s.BM25()
-    retriever.index([tokenize(c.embed_text) for c in chunks] or [[]], show_progress=False)
-    retriever.save(str(folder / "bm25"), show_progress=False)
+    if chunks:
+        retriever = bm25s.BM25()
+        retriever.index([tokenize(c.embed_text) for c in chunks], show_progress=False)
+        retriever.save(str(folder / "bm25"), show_progress=False)
     np.save(folder / "bm25_ids.npy", ids)
     counts: dict[str, int] = {}
     for chunk in chunks:
@@ -140,7 +140,7 @@ def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk],
 
 def _faiss_index(dim: int, n: int, exact_max: int, vectors: np.ndarray):
     if n <= exact_max:
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(max(dim, 1))), "IDMap2,FlatIP"
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), "IDMap2,FlatIP"
     nlist = int(4 * np.sqrt(n))
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
     index.train(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -162,7 +162,7 @@ def load_index(index_dir: Path) -> KnowledgeIndex:
         for line in rows:
             chunk = Chunk(**json.loads(line))
             chunks[chunk_vector_id(chunk.chunk_id)] = chunk
-    bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+    bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if (folder / "bm25").exists() else None
     return KnowledgeIndex(version, folder, manifest, vectors, chunks, bm25, np.load(folder / "bm25_ids.npy"))
 
 

@@ -34,7 +34,7 @@ class Hit:
 
 class Retriever:
     def __init__(self, index: KnowledgeIndex, embedder, candidates: int = 50, rrf_k: int = 60):
-        if embedder.dim != index.dim and index.manifest["vectors"]:
+        if embedder.dim != index.dim:
             raise ValueError(f"index was built with a {index.dim}-dim model ({index.manifest['embedding_model']}) "
                              f"but the embedder gives {embedder.dim} dims: re-run the knowledge assets")
         self.index, self.embedder = index, embedder

@@ -1,0 +1,52 @@
+"""`persona index` and `persona search` as a person runs them."""
+import json
+
+import dagster as dg
+import pytest
+
+from persona_pipeline.cli import main
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch, materials, data_dir):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    # main() writes these from --materials/--data; registering them lets monkeypatch restore them
+    monkeypatch.setenv("PERSONA_MATERIALS_DIR", "unused")
+    monkeypatch.setenv("PERSONA_DATA_DIR", "unused")
+    return home
+
+
+def test_index_records_in_the_dagster_instance_and_search_finds_cited_sources(cli_env, materials, data_dir, capsys):
+    (materials / "articles" / "empty.md").write_bytes(b"")
+    assert main(["index", "--materials", str(materials), "--data", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "files indexed: 10" in out and "files skipped: 1" in out and "articles/empty.md: empty file" in out
+    assert "newly embedded" in out and "time:" in out
+
+    with dg.DagsterInstance.from_config(str(cli_env)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("knowledge_index"))
+    assert event is not None
+
+    assert main(["search", "Сколько недель длится зимний базовый период?", "--json", "-k", "3",
+                 "--materials", str(materials), "--data", str(data_dir)]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert [h["rank"] for h in hits] == [1, 2, 3]
+    assert hits[0]["source"] == "articles/zimniy_bazovy_period.txt"
+    assert set(hits[0]) >= {"score", "knowledge_type", "location", "text"}
+
+    assert main(["search", "600 kick", "--type", "lecture", "--data", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("[1] lectures/lecture_02_race_tactics.vtt (lecture, 00:00:")
+    assert "training_log" not in out
+
+
+def test_search_before_indexing_says_what_to_materialize(cli_env, data_dir, capsys):
+    assert main(["search", "anything", "--data", str(data_dir)]) == 2
+    assert "materialize the knowledge_index asset" in capsys.readouterr().err
+
+
+def test_unknown_type_is_a_clear_error(cli_env, data_dir, capsys):
+    assert main(["search", "x", "--type", "poems", "--data", str(data_dir)]) == 2
+    assert "unknown knowledge type 'poems'" in capsys.readouterr().err
