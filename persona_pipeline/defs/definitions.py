@@ -15,6 +15,8 @@ def build_definitions(materials: str | None = None, data: str | None = None) -> 
         jobs=[reindex_job, knowledge_and_eval_job],
         sensors=[materials_sensor],
         schedules=[nightly_reindex],
+        # one process per run: the embedder and base model load once instead of once per step
+        executor=dg.in_process_executor,
         resources={"persona_paths": PersonaPaths.from_environment(materials, data), "embedder": EmbedderResource()},
     )
 
