@@ -1,0 +1,1 @@
+"""Worldview examples: schema, validation and SFT dataset building."""

@@ -1,0 +1,83 @@
+"""Validated examples to a Hugging Face chat dataset: deterministic split, content digest, atomic save."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import Dataset, DatasetDict, load_from_disk
+
+from .examples import Example
+from .validation import conversation_key
+
+LATEST = "LATEST"
+
+
+@dataclass
+class SftDataset:
+    path: Path
+    digest: str
+    data: DatasetDict
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {split: len(self.data[split]) for split in self.data}
+
+
+def with_system_prompt(messages: list[dict], system_prompt: str | None) -> list[dict]:
+    if system_prompt and (not messages or messages[0]["role"] != "system"):
+        return [{"role": "system", "content": system_prompt}] + messages
+    return messages
+
+
+def split_of(example: Example, eval_fraction: float) -> str:
+    """By a hash of the id, so adding examples never moves an old one between train and eval."""
+    bucket = int(hashlib.sha256(example.id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "eval" if bucket < eval_fraction else "train"
+
+
+def build_dataset(examples: list[Example], out_dir: Path, *, system_prompt: str | None, eval_fraction: float) -> SftDataset:
+    rows = {"train": [], "eval": []}
+    for example in sorted(examples, key=lambda e: e.id):
+        rows[split_of(example, eval_fraction)].append({
+            "id": example.id, "messages": with_system_prompt(example.messages, system_prompt),
+            "tags": example.tags, "source": example.where})
+    if not rows["eval"] and len(rows["train"]) > 1:
+        rows["eval"].append(rows["train"].pop())
+    digest = hashlib.sha256(json.dumps(
+        {s: [conversation_key(r["messages"]) for r in rows[s]] for s in rows}, sort_keys=True).encode()).hexdigest()
+    target = out_dir / digest[:16]
+    if not (target / "dataset_dict.json").exists():
+        data = DatasetDict({s: Dataset.from_list(r) if r else Dataset.from_dict({"id": [], "messages": [], "tags": [], "source": []})
+                            for s, r in rows.items()})
+        staging = out_dir / f".staging-{uuid.uuid4().hex}"
+        try:
+            data.save_to_disk(str(staging))
+            if target.exists():
+                shutil.rmtree(target)
+            os.rename(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    _atomic_text(out_dir / LATEST, target.name)
+    return SftDataset(target, digest, load_from_disk(str(target)))
+
+
+def load_latest(out_dir: Path) -> SftDataset:
+    try:
+        name = (out_dir / LATEST).read_text().strip()
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"no SFT dataset in {out_dir}: materialize the dataset asset first") from exc
+    data = load_from_disk(str(out_dir / name))
+    digest = hashlib.sha256(json.dumps(
+        {s: [conversation_key(m) for m in data[s]["messages"]] for s in ("train", "eval")}, sort_keys=True).encode()).hexdigest()
+    return SftDataset(out_dir / name, digest, data)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    temp.write_text(text)
+    os.replace(temp, path)

@@ -1,0 +1,113 @@
+"""Reading worldview examples (YAML or JSONL) into one shape, with every problem located."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+EXTENSIONS = {".yaml", ".yml", ".jsonl"}
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass
+class Example:
+    id: str
+    messages: list[dict]
+    tags: list[str] = field(default_factory=list)
+    file: str = ""
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else f"{self.file} (id {self.id})"
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    example_id: str | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        place = f"{self.file}:{self.line}" if self.line else self.file
+        ident = f" [{self.example_id}]" if self.example_id else ""
+        return f"{place}{ident} {self.field}: {self.message}"
+
+
+def example_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+
+
+def read_examples(path: Path, display: str) -> tuple[list[Example], list[Problem]]:
+    """Examples of one file, and the problems that kept others out (bad JSON/YAML, wrong shape)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [], [Problem(display, None, None, "file", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
+    if path.suffix.lower() == ".jsonl":
+        return _read_jsonl(text, display)
+    return _read_yaml(text, display)
+
+
+def _read_jsonl(text: str, display: str) -> tuple[list[Example], list[Problem]]:
+    examples, problems = [], []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(display, number, None, "json", f"invalid JSON at column {exc.colno}: {exc.msg}"))
+            continue
+        example, problem = _from_mapping(row, display, number, default_id=f"{Path(display).stem}:{number}")
+        examples += [example] if example else []
+        problems += [problem] if problem else []
+    return examples, problems
+
+
+def _read_yaml(text: str, display: str) -> tuple[list[Example], list[Problem]]:
+    try:
+        node = yaml.compose(text)
+        rows = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return [], [Problem(display, mark.line + 1 if mark else None, None, "yaml", str(getattr(exc, "problem", exc)))]
+    if rows is None:
+        return [], []
+    if not isinstance(rows, list):
+        return [], [Problem(display, 1, None, "file", "expected a list of examples")]
+    lines = [item.start_mark.line + 1 for item in node.value] if node is not None else [None] * len(rows)
+    examples, problems = [], []
+    for row, line in zip(rows, lines):
+        example, problem = _from_mapping(row, display, line, default_id=f"{Path(display).stem}:{line}")
+        examples += [example] if example else []
+        problems += [problem] if problem else []
+    return examples, problems
+
+
+def _from_mapping(row, display: str, line: int | None, default_id: str) -> tuple[Example | None, Problem | None]:
+    if not isinstance(row, dict):
+        return None, Problem(display, line, None, "example", "expected a mapping with messages or prompt/response")
+    ident = str(row.get("id") or default_id)
+    tags = row.get("tags") or []
+    if not isinstance(tags, list):
+        return None, Problem(display, line, ident, "tags", "must be a list")
+    if "messages" in row:
+        messages = row["messages"]
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            return None, Problem(display, line, ident, "messages", "must be a list of {role, content}")
+        if "prompt" in row or "response" in row:
+            return None, Problem(display, line, ident, "messages", "give either messages or prompt/response, not both")
+    elif "prompt" in row or "response" in row:
+        messages = [{"role": "user", "content": row.get("prompt")}, {"role": "assistant", "content": row.get("response")}]
+    else:
+        return None, Problem(display, line, ident, "messages", "missing: give messages, or prompt and response")
+    if row.get("system") is not None:
+        messages = [{"role": "system", "content": row["system"]}] + list(messages)
+    return Example(ident, [dict(m) for m in messages], [str(t) for t in tags], display, line), None

@@ -1,0 +1,197 @@
+"""The adapter workflow the assets and the CLI share: examples -> dataset -> trained, tracked, registered
+adapter -> held-out comparison with the champion."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+
+from ..sft.dataset import SftDataset, build_dataset, load_latest, with_system_prompt
+from ..sft.examples import Example, Problem
+from ..sft.validation import load_and_validate
+from ..settings import Paths
+from .adapters import CHAMPION, AdapterSpec
+from .base_model import BaseModel, load_model, load_tokenizer, prepare_base_model
+from .heldout import assistant_token_loss, generate, perplexity
+from .lora import train_lora
+from .settings import TrainingSettings
+from .tracking import MlflowStepMetrics, champion, download_version, register_version, tracking_uri, use_experiment
+
+Report = Callable[[str], None]
+
+
+@dataclass
+class DatasetResult:
+    dataset: SftDataset
+    problems: list[Problem]
+    token_lengths: list[int]
+
+
+@dataclass
+class TrainingOutcome:
+    run_id: str
+    version: str
+    experiment_id: str
+    tracking_uri: str
+    steps: int
+    eval_loss: float | None
+    heldout_loss: float
+    base_heldout_loss: float
+    seconds: float
+    resumed_from: str | None
+
+
+def conversation_counter(tokenizer) -> Callable[[list[dict]], int]:
+    return lambda messages: len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
+
+
+def validate_examples(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, tokenizer=None) -> tuple[list[Example], list[Problem]]:
+    count = None
+    if tokenizer is not None:
+        counter = conversation_counter(tokenizer)
+        count = lambda messages: counter(with_system_prompt(messages, settings.system_prompt))  # noqa: E731
+    return load_and_validate(paths.materials_dir / spec.examples_folder, paths.materials_dir, count,
+                             settings.max_seq_length if tokenizer is not None else None)
+
+
+def build_sft_dataset(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, base: BaseModel) -> DatasetResult:
+    tokenizer = load_tokenizer(base)
+    examples, problems = validate_examples(spec, paths, settings, tokenizer)
+    dataset = build_dataset(examples, paths.data_dir / "sft" / spec.key, system_prompt=settings.system_prompt,
+                            eval_fraction=settings.eval_fraction)
+    counter = conversation_counter(tokenizer)
+    lengths = [counter(m) for split in ("train", "eval") for m in dataset.data[split]["messages"]]
+    return DatasetResult(dataset, problems, lengths)
+
+
+def load_heldout(spec: AdapterSpec, settings: TrainingSettings) -> list[list[dict]]:
+    examples, problems = load_and_validate(spec.heldout_file.parent, spec.heldout_file.parent.parent)
+    examples = [e for e in examples if Path(e.file).name == spec.heldout_file.name]
+    if problems:
+        raise ValueError("held-out examples are invalid:\n" + "\n".join(str(p) for p in problems))
+    return [with_system_prompt(e.messages, settings.system_prompt) for e in examples]
+
+
+def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *, report: Report = print,
+                  tags: dict | None = None, uri: str | None = None) -> TrainingOutcome:
+    """Train on the latest dataset, log everything to MLflow, register a new version. A failure marks
+    the MLflow run FAILED and registers nothing."""
+    dataset = load_latest(paths.data_dir / "sft" / spec.key)
+    base = prepare_base_model(settings.base_model, log=report)
+    heldout = load_heldout(spec, settings)
+    uri = tracking_uri(uri)
+    experiment_id = use_experiment(uri)
+    client = MlflowClient(uri)
+    run_name = f"{spec.title} {dt.datetime.now():%Y-%m-%d %H:%M}"
+    started = time.perf_counter()
+    with mlflow.start_run(run_name=run_name, tags={"adapter": spec.title, "persona.adapter_key": spec.key, **(tags or {})}) as run:
+        mlflow.log_params({**{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in settings.model_dump().items()
+                              if k != "system_prompt"},
+                           "base_model_id": base.model_id, "base_model_revision": base.revision[:40],
+                           "dataset_digest": dataset.digest[:16], "train_examples": len(dataset.data["train"]),
+                           "eval_examples": len(dataset.data["eval"])})
+        mlflow.log_text(settings.system_prompt, "system_prompt.txt")
+        for split in ("train", "eval"):
+            frame = pd.DataFrame({"id": dataset.data[split]["id"],
+                                  "messages": [json.dumps(m, ensure_ascii=False) for m in dataset.data[split]["messages"]]})
+            mlflow.log_input(mlflow.data.from_pandas(frame, source=str(dataset.path), name=f"sft_{spec.key}_{split}",
+                                                     digest=dataset.digest[:16]), context=split)
+
+        def progress(row: dict) -> None:
+            if "loss" in row or "eval_loss" in row:
+                parts = [f"step {row['step']}/{row['max_steps']}"]
+                parts += [f"{k} {row[k]:.4f}" for k in ("loss", "eval_loss") if k in row]
+                if "tokens_per_second" in row:
+                    parts.append(f"{row['tokens_per_second']:.0f} tok/s")
+                parts.append(f"ETA {row['eta_seconds']:.0f} s")
+                report(", ".join(parts))
+
+        adapter_dir = paths.data_dir / "adapters" / spec.key / run.info.run_id
+        result = train_lora(base=base, dataset=dataset, settings=settings, work_dir=paths.data_dir / "checkpoints" / spec.key,
+                            adapter_out=adapter_dir, report=progress, extra_callbacks=[MlflowStepMetrics()])
+        if result.resumed_from:
+            mlflow.set_tag("resumed_from_checkpoint", Path(result.resumed_from).name)
+        report("scoring the held-out set: base model vs adapter")
+        base_loss, adapter_loss, samples = _heldout_comparison(base, adapter_dir, heldout, settings)
+        mlflow.log_metrics({"heldout_loss": adapter_loss, "heldout_perplexity": perplexity(adapter_loss),
+                            "base_heldout_loss": base_loss, "train_seconds": result.seconds,
+                            "train_tokens_per_second": result.tokens_per_second})
+        mlflow.log_table(samples, artifact_file="sample_generations.json")
+        mlflow.log_artifacts(str(adapter_dir), artifact_path="adapter")
+        version = register_version(client, spec.registered_model, run.info.run_id,
+                                   tags={"heldout_loss": f"{adapter_loss:.6f}", "dataset_digest": dataset.digest[:16],
+                                         "base_model_revision": base.revision[:16]})
+        mlflow.set_tag("registered_version", version.version)
+    return TrainingOutcome(run.info.run_id, version.version, experiment_id, uri, result.steps, result.eval_loss,
+                           adapter_loss, base_loss, time.perf_counter() - started, result.resumed_from)
+
+
+def _heldout_comparison(base: BaseModel, adapter_dir: Path, heldout: list[list[dict]], settings: TrainingSettings):
+    from peft import PeftModel
+
+    tokenizer = load_tokenizer(base)
+    model = PeftModel.from_pretrained(load_model(base), str(adapter_dir))
+    adapter_loss = assistant_token_loss(model, tokenizer, heldout, settings.max_seq_length)
+    with model.disable_adapter():
+        base_loss = assistant_token_loss(model, tokenizer, heldout, settings.max_seq_length)
+    samples = {"prompt": [], "reference": [], "base": [], "adapter": []}
+    for messages in heldout[: settings.sample_generations]:
+        samples["prompt"].append(next(m["content"] for m in messages if m["role"] == "user"))
+        samples["reference"].append(next(m["content"] for m in messages if m["role"] == "assistant"))
+        with model.disable_adapter():
+            samples["base"].append(generate(model, tokenizer, messages, settings.sample_max_new_tokens))
+        samples["adapter"].append(generate(model, tokenizer, messages, settings.sample_max_new_tokens))
+    return base_loss, adapter_loss, samples
+
+
+@dataclass
+class EvalOutcome:
+    version: str
+    heldout_loss: float
+    champion_version: str | None
+    champion_loss: float | None
+    promoted: bool
+
+
+def evaluate_and_promote(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, version: str, *,
+                         report: Report = print, uri: str | None = None) -> EvalOutcome:
+    """Compare `version` with the current champion on the held-out set; move the alias only if better.
+    Both are scored here by the same code, so a changed held-out set never favours either."""
+    uri = tracking_uri(uri)
+    use_experiment(uri)
+    client = MlflowClient(uri)
+    candidate = client.get_model_version(spec.registered_model, version)
+    current = champion(client, spec.registered_model)
+    base = prepare_base_model(settings.base_model, log=report)
+    heldout = load_heldout(spec, settings)
+    scratch = paths.data_dir / "eval" / "adapters"
+    candidate_loss = _adapter_loss(base, download_version(candidate, scratch / f"{spec.key}-v{candidate.version}"), heldout, settings)
+    champion_loss = None
+    if current is not None and current.version != candidate.version:
+        champion_loss = _adapter_loss(base, download_version(current, scratch / f"{spec.key}-v{current.version}"), heldout, settings)
+    promoted = current is None or (current.version != candidate.version and candidate_loss < champion_loss)
+    if promoted:
+        client.set_registered_model_alias(spec.registered_model, CHAMPION, candidate.version)
+    client.set_model_version_tag(spec.registered_model, candidate.version, "heldout_loss", f"{candidate_loss:.6f}")
+    with mlflow.start_run(run_id=candidate.run_id):
+        mlflow.log_metrics({"eval_candidate_heldout_loss": candidate_loss,
+                            **({"eval_champion_heldout_loss": champion_loss} if champion_loss is not None else {})})
+        mlflow.set_tag("became_champion", str(promoted).lower())
+    report(f"{spec.title} v{candidate.version}: held-out loss {candidate_loss:.4f}"
+           + (f" vs champion v{current.version} {champion_loss:.4f}" if champion_loss is not None else "")
+           + (" -> champion" if promoted else " -> champion unchanged"))
+    return EvalOutcome(candidate.version, candidate_loss, current.version if current else None, champion_loss, promoted)
+
+
+def _adapter_loss(base: BaseModel, adapter_dir: Path, heldout: list[list[dict]], settings: TrainingSettings) -> float:
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(load_model(base), str(adapter_dir))
+    return assistant_token_loss(model, load_tokenizer(base), heldout, settings.max_seq_length)

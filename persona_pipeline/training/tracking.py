@@ -1,0 +1,91 @@
+"""MLflow: where runs are stored, per-step metrics, and the adapter registry with its champion alias."""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from transformers import TrainerCallback
+
+from ..settings import PROJECT_DIR
+from .adapters import CHAMPION
+
+EXPERIMENT = "persona-adapters"
+DEFAULT_STORE = PROJECT_DIR / "mlruns"
+
+
+def tracking_uri(explicit: str | None = None) -> str:
+    """MLFLOW_TRACKING_URI (a server or another store) wins; else a SQLite file inside the project."""
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{DEFAULT_STORE / 'mlflow.db'}"
+
+
+def use_experiment(uri: str, name: str = EXPERIMENT) -> str:
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is None:
+        location = None
+        if uri.startswith("sqlite:///"):
+            # artifacts beside the SQLite file, not in the current working directory
+            location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
+        experiment_id = mlflow.create_experiment(name, artifact_location=location)
+    else:
+        experiment_id = experiment.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+class MlflowStepMetrics(TrainerCallback):
+    """Per-step train loss, eval loss and perplexity, learning rate and tokens/s into the active run."""
+
+    def __init__(self):
+        self.last_tokens = 0
+        self.last_time = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        import time
+
+        logs = logs or {}
+        metrics = {}
+        if "loss" in logs:
+            metrics["train_loss"] = logs["loss"]
+            now, tokens = time.perf_counter(), int(getattr(state, "num_input_tokens_seen", 0) or 0)
+            if self.last_time is not None and now > self.last_time:
+                metrics["tokens_per_second"] = (tokens - self.last_tokens) / (now - self.last_time)
+            self.last_time, self.last_tokens = now, tokens
+        if "learning_rate" in logs:
+            metrics["learning_rate"] = logs["learning_rate"]
+        if "eval_loss" in logs:
+            metrics["eval_loss"] = logs["eval_loss"]
+            metrics["eval_perplexity"] = math.exp(min(logs["eval_loss"], 50))
+        if metrics:
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=state.global_step)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        import time
+
+        self.last_time, self.last_tokens = time.perf_counter(), int(getattr(state, "num_input_tokens_seen", 0) or 0)
+
+
+def register_version(client: MlflowClient, name: str, run_id: str, artifact_path: str = "adapter", tags: dict | None = None):
+    try:
+        client.create_registered_model(name, description="LoRA adapter of persona_pipeline")
+    except MlflowException as exc:
+        if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
+            raise
+    source = f"{client.get_run(run_id).info.artifact_uri}/{artifact_path}"
+    return client.create_model_version(name, source=source, run_id=run_id, tags={k: str(v) for k, v in (tags or {}).items()})
+
+
+def champion(client: MlflowClient, name: str):
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def download_version(version, target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=str(target)))
