@@ -50,6 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     search.add_argument("--json", action="store_true", help="machine-readable results")
     search.set_defaults(handler=_search)
+
+    train = commands.add_parser("train", parents=[common], help="materialize an adapter's dataset, LoRA and evaluation through Dagster")
+    train.add_argument("adapter", choices=["core", "sport"])
+    train.add_argument("--max-steps", type=int, help="training steps (default from training/defaults.yaml)")
+    train.add_argument("-v", "--verbose", action="store_true", help="show Dagster's run log")
+    train.set_defaults(handler=_train)
+
+    validate = commands.add_parser("validate", parents=[common], help="check the worldview examples and print every problem")
+    validate.set_defaults(handler=_validate)
     return parser
 
 
@@ -59,8 +68,6 @@ def _index(args) -> int:
     from .defs.definitions import build_definitions
     from .defs.knowledge_assets import GROUP, INDEX_WRITER_TAG
 
-    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR / "dagster_home"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     defs = build_definitions()
     groups = [GROUP, "evaluation"] if args.eval else [GROUP]
     paths = Paths.resolve()
@@ -69,7 +76,7 @@ def _index(args) -> int:
     level = "INFO" if args.verbose else "WARNING"
     result = dg.materialize(
         [*defs.assets, *defs.asset_checks], selection=dg.AssetSelection.groups(*groups),
-        instance=dg.DagsterInstance.get(), resources=defs.resources,
+        instance=_dagster_instance(), resources=defs.resources,
         run_config={"loggers": {"console": {"config": {"log_level": level}}}},
         tags={**INDEX_WRITER_TAG, "persona/source": "cli"}, raise_on_error=False,
     )
@@ -94,6 +101,69 @@ def _index(args) -> int:
               f"on {evaluation['questions']} golden questions")
     print(f"time: {elapsed:.1f} s (Dagster run {result.run_id})")
     return 0
+
+
+def _dagster_instance():
+    import dagster as dg
+
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR / "dagster_home"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.get()
+
+
+def _train(args) -> int:
+    import dagster as dg
+
+    from .defs.definitions import build_definitions
+    from .training.adapters import ADAPTERS
+
+    spec = ADAPTERS[args.adapter]
+    defs = build_definitions()
+    eval_asset = f"{spec.asset_name.removeprefix('lora_')}_eval"
+    selection = ["base_model", f"sft_dataset_{spec.key}", spec.asset_name, eval_asset]
+    run_config = {"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "WARNING"}}}}
+    if args.max_steps:
+        run_config["ops"] = {spec.asset_name: {"config": {"max_steps": args.max_steps}}}
+    print(f"training {spec.title} on {Paths.resolve().materials_dir / spec.examples_folder}", file=sys.stderr)
+    started = time.perf_counter()
+    result = dg.materialize([*defs.assets, *defs.asset_checks], selection=selection, instance=_dagster_instance(),
+                            resources=defs.resources, run_config=run_config, raise_on_error=False,
+                            tags={"persona/source": "cli"})
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    if checks.get("examples_valid") is False:
+        raise UserError(f"the {spec.title} examples have problems; `persona validate` lists them")
+    if not result.success:
+        raise UserError("the training run failed; rerun with --verbose to see the Dagster log")
+    trained, evaluated = _metadata(result, spec.asset_name), _metadata(result, eval_asset)
+    print(f"MLflow run: {trained['mlflow_run_id']}")
+    print(f"registered: {trained['registered_model']} version {trained['version']}")
+    print(f"held-out loss: adapter {trained['heldout_loss']:.4f}, base model {trained['base_heldout_loss']:.4f}")
+    if evaluated["became_champion"]:
+        print(f"champion: yes, version {evaluated['version']} is now the champion")
+    else:
+        print(f"champion: no, version {evaluated['previous_champion']} stays champion "
+              f"(held-out loss {evaluated['champion_heldout_loss']:.4f})")
+    print(f"time: {time.perf_counter() - started:.1f} s (Dagster run {result.run_id})")
+    return 0
+
+
+def _validate(args) -> int:
+    from .training.adapters import ADAPTERS
+    from .training.base_model import load_tokenizer, prepare_base_model
+    from .training.pipeline import validate_examples
+    from .training.settings import TrainingSettings
+
+    paths, settings, failed = Paths.resolve(), TrainingSettings(), False
+    # the base model's tokenizer and chat template decide whether an example fits the context
+    tokenizer = load_tokenizer(prepare_base_model(settings.base_model, log=lambda m: print(m, file=sys.stderr)))
+    for spec in ADAPTERS.values():
+        examples, problems = validate_examples(spec, paths, settings, tokenizer)
+        print(f"{spec.title} ({paths.materials_dir / spec.examples_folder}): {len(examples)} valid examples, {len(problems)} problem(s)")
+        for problem in problems:
+            print(f"  {problem}")
+        failed = failed or bool(problems)
+    return 1 if failed else 0
 
 
 def _metadata(result, node: str) -> dict:

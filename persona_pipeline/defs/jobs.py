@@ -5,6 +5,7 @@ import json
 import dagster as dg
 
 from ..ingest.discovery import content_digest, snapshot
+from ..training.adapters import ADAPTERS
 from .knowledge_assets import GROUP, INDEX_WRITER_TAG
 from .resources import PersonaPaths
 
@@ -15,6 +16,14 @@ reindex_job = dg.define_asset_job(
 knowledge_and_eval_job = dg.define_asset_job(
     "knowledge_and_eval", selection=dg.AssetSelection.groups(GROUP, "evaluation"), tags=INDEX_WRITER_TAG,
     description="The knowledge assets and the retrieval evaluation on the golden set.")
+
+adapter_jobs = [
+    dg.define_asset_job(
+        f"train_{spec.key}", description=f"Dataset, {spec.title} adapter and its evaluation against the champion.",
+        selection=dg.AssetSelection.assets(f"sft_dataset_{spec.key}", spec.asset_name,
+                                           f"{spec.asset_name.removeprefix('lora_')}_eval").upstream(depth=1))
+    for spec in ADAPTERS.values()
+]
 
 
 @dg.sensor(job=reindex_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,

@@ -8,6 +8,7 @@ import dagster as dg
 from ..knowledge_config import KnowledgeConfig, load_config
 from ..rag.embedding import Embedder
 from ..settings import Paths
+from ..training.tracking import tracking_uri
 
 
 class PersonaPaths(dg.ConfigurableResource):
@@ -28,6 +29,15 @@ class PersonaPaths(dg.ConfigurableResource):
 
     def knowledge_config(self) -> KnowledgeConfig:
         return load_config(self.paths().config_path)
+
+
+class MlflowTracking(dg.ConfigurableResource):
+    """Where runs and adapter versions are tracked; empty means MLFLOW_TRACKING_URI or the project's SQLite store."""
+
+    tracking_uri: str = ""
+
+    def uri(self) -> str:
+        return tracking_uri(self.tracking_uri or None)
 
 
 class EmbedderResource(dg.ConfigurableResource):

@@ -10,6 +10,7 @@ from .pdf import parse_pdf
 from .subtitles import parse_srt, parse_vtt
 from .text import parse_markdown, parse_text
 from .training_logs import parse_csv, parse_json_log, parse_xlsx
+from .worldview import parse_worldview
 
 Parser = Callable[[bytes, str], Document]
 
@@ -23,4 +24,5 @@ PARSERS: dict[str, Parser] = {
     "vtt": parse_vtt,
     "table": lambda data, path: (parse_xlsx if path.lower().endswith((".xlsx", ".xlsm")) else parse_csv)(data, path),
     "json_log": parse_json_log,
+    "worldview": parse_worldview,
 }

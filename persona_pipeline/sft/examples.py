@@ -50,7 +50,11 @@ def read_examples(path: Path, display: str) -> tuple[list[Example], list[Problem
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         return [], [Problem(display, None, None, "file", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
-    if path.suffix.lower() == ".jsonl":
+    return parse_examples(text, display)
+
+
+def parse_examples(text: str, display: str) -> tuple[list[Example], list[Problem]]:
+    if display.lower().endswith(".jsonl"):
         return _read_jsonl(text, display)
     return _read_yaml(text, display)
 

@@ -29,6 +29,9 @@ def load_and_validate(folder: Path, root: Path, count_tokens: Callable[[list[dic
         if not issues:
             valid.append(example)
     kept, duplicates = _without_duplicates(valid)
+    if not examples and not problems:
+        problems.append(Problem(folder.relative_to(root).as_posix() if folder.is_relative_to(root) else str(folder),
+                                None, None, "folder", "no examples found (*.yaml, *.yml or *.jsonl)"))
     return kept, problems + duplicates
 
 

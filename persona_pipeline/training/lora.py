@@ -99,7 +99,7 @@ def training_config(settings: TrainingSettings, output_dir: Path, *, cpu_autocas
         # batches of similar length waste little on padding, without packing's cross-example attention on CPU
         train_sampling_strategy="group_by_length",
         # a 135M model fits in memory many times over; recomputing activations would cost a third more time
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         bf16=cuda and torch.cuda.is_bf16_supported(), use_cpu=not cuda,
         include_num_input_tokens_seen="non_padding", report_to="none", disable_tqdm=True, dataloader_num_workers=0,
     )

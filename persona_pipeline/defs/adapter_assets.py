@@ -1,0 +1,94 @@
+"""SFT datasets, the base model, the two LoRA adapters and their evaluation, built by one factory per adapter."""
+import statistics
+
+import dagster as dg
+
+from ..training.adapters import ADAPTERS, AdapterSpec
+from ..training.base_model import prepare_base_model
+from ..training.pipeline import build_sft_dataset, evaluate_and_promote, train_adapter, validate_examples
+from ..training.settings import TrainingSettings
+from .metadata import markdown_table
+from .resources import MlflowTracking, PersonaPaths
+
+
+class LoraTrainingConfig(TrainingSettings, dg.Config):
+    """LoRA and training hyper-parameters; defaults from persona_pipeline/training/defaults.yaml."""
+
+
+@dg.asset(group_name="training", kinds={"transformers"}, owners=["team:persona"],
+          description="The base LLM as a local safetensors snapshot (the packaged SmolLM2 GGUF is converted once).")
+def base_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    base = prepare_base_model(TrainingSettings().base_model, log=context.log.info)
+    return dg.MaterializeResult(metadata={"model_id": base.model_id, "revision": base.revision[:16],
+                                          "path": dg.MetadataValue.path(base.path)})
+
+
+def _mlflow_links(uri: str, experiment_id: str, run_id: str, spec: AdapterSpec, version: str) -> dict:
+    if uri.startswith("http"):
+        root = uri.rstrip("/")
+        return {"mlflow_run": dg.MetadataValue.url(f"{root}/#/experiments/{experiment_id}/runs/{run_id}"),
+                "mlflow_model_version": dg.MetadataValue.url(f"{root}/#/models/{spec.registered_model}/versions/{version}")}
+    return {"mlflow_tracking_uri": uri}
+
+
+def build_adapter_assets(spec: AdapterSpec) -> list:
+    dataset_name = f"sft_dataset_{spec.key}"
+    eval_name = f"{spec.asset_name.removeprefix('lora_')}_eval"
+
+    @dg.asset(name=dataset_name, deps=[base_model], group_name="sft", kinds={"huggingface"}, owners=["team:persona"],
+              description=f"{spec.title} worldview examples as a chat SFT dataset: validated, de-duplicated, split, saved with a digest.")
+    def sft_dataset(context: dg.AssetExecutionContext, persona_paths: PersonaPaths) -> dg.MaterializeResult:
+        settings = TrainingSettings()
+        result = build_sft_dataset(spec, persona_paths.paths(), settings, prepare_base_model(settings.base_model, log=context.log.info))
+        for problem in result.problems:
+            context.log.warning(str(problem))
+        data, lengths = result.dataset.data, sorted(result.token_lengths) or [0]
+        preview = [[r["id"], r["messages"][-2]["content"][:80], r["messages"][-1]["content"][:80]] for r in data["train"].select(range(min(8, len(data["train"]))))]
+        return dg.MaterializeResult(metadata={
+            "path": dg.MetadataValue.path(str(result.dataset.path)), "digest": result.dataset.digest[:16],
+            "train": len(data["train"]), "eval": len(data["eval"]), "problems": len(result.problems),
+            "tokens_mean": round(statistics.mean(lengths), 1), "tokens_p95": lengths[int(0.95 * (len(lengths) - 1))],
+            "tokens_max": lengths[-1], "preview": dg.MetadataValue.md(markdown_table(["id", "user", "assistant"], preview)),
+        })
+
+    @dg.asset_check(asset=dataset_name, name="examples_valid", blocking=True,
+                    description="Every worldview example is valid; lists every problem with file, line or id, and field.")
+    def examples_valid(persona_paths: PersonaPaths) -> dg.AssetCheckResult:
+        _, problems = validate_examples(spec, persona_paths.paths(), TrainingSettings())
+        return dg.AssetCheckResult(passed=not problems, metadata={
+            "problems": len(problems),
+            "details": dg.MetadataValue.md(markdown_table(["file", "line", "example", "field", "problem"],
+                                                          [[p.file, p.line, p.example_id, p.field, p.message] for p in problems]))})
+
+    @dg.asset(name=spec.asset_name, deps=[dataset_name, base_model], group_name="training", kinds={"peft", "mlflow"},
+              owners=["team:persona"], tags={"persona/adapter": spec.key},
+              description=f"The {spec.title} LoRA adapter: trained with trl, logged to MLflow, registered as {spec.registered_model}.")
+    def lora(context: dg.AssetExecutionContext, config: LoraTrainingConfig, persona_paths: PersonaPaths,
+             mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+        settings = TrainingSettings(**config.model_dump())
+        outcome = train_adapter(spec, persona_paths.paths(), settings, report=context.log.info, uri=mlflow_tracking.uri(),
+                                tags={"dagster.run_id": context.run.run_id, "dagster.asset": spec.asset_name})
+        return dg.MaterializeResult(metadata={
+            "mlflow_run_id": outcome.run_id, "registered_model": spec.registered_model, "version": outcome.version,
+            "steps": outcome.steps, "eval_loss": outcome.eval_loss, "heldout_loss": outcome.heldout_loss,
+            "base_heldout_loss": outcome.base_heldout_loss, "seconds": round(outcome.seconds, 1),
+            "resumed_from_checkpoint": outcome.resumed_from or "",
+            **_mlflow_links(outcome.tracking_uri, outcome.experiment_id, outcome.run_id, spec, outcome.version)})
+
+    @dg.asset(name=eval_name, deps=[spec.asset_name], group_name="evaluation", kinds={"mlflow"}, owners=["team:persona"],
+              description=f"Compares the newest {spec.title} version with the champion on the held-out set; moves the alias only when better.")
+    def adapter_eval(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+        trained = context.instance.get_latest_materialization_event(dg.AssetKey(spec.asset_name))
+        if trained is None:
+            raise dg.Failure(f"{spec.asset_name} has not been materialized yet")
+        version = str(trained.asset_materialization.metadata["version"].value)
+        outcome = evaluate_and_promote(spec, persona_paths.paths(), TrainingSettings(), version, report=context.log.info,
+                                       uri=mlflow_tracking.uri())
+        return dg.MaterializeResult(metadata={
+            "version": outcome.version, "heldout_loss": outcome.heldout_loss, "became_champion": outcome.promoted,
+            "previous_champion": outcome.champion_version or "", "champion_heldout_loss": outcome.champion_loss})
+
+    return [sft_dataset, examples_valid, lora, adapter_eval]
+
+
+adapter_definitions = [d for spec in ADAPTERS.values() for d in build_adapter_assets(spec)]
