@@ -69,13 +69,15 @@ def _index(args) -> int:
     from .defs.knowledge_assets import GROUP, INDEX_WRITER_TAG
 
     defs = build_definitions()
-    groups = [GROUP, "evaluation"] if args.eval else [GROUP]
+    selection = dg.AssetSelection.groups(GROUP)
+    if args.eval:
+        selection = selection | dg.AssetSelection.assets("retrieval_eval")
     paths = Paths.resolve()
     print(f"indexing {paths.materials_dir} -> {paths.data_dir}", file=sys.stderr)
     started = time.perf_counter()
     level = "INFO" if args.verbose else "WARNING"
     result = dg.materialize(
-        [*defs.assets, *defs.asset_checks], selection=dg.AssetSelection.groups(*groups),
+        [*defs.assets, *defs.asset_checks], selection=selection,
         instance=_dagster_instance(), resources=defs.resources,
         run_config={"loggers": {"console": {"config": {"log_level": level}}}},
         tags={**INDEX_WRITER_TAG, "persona/source": "cli"}, raise_on_error=False,

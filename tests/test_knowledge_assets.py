@@ -23,7 +23,7 @@ def _sources(data_dir):
 
 
 def test_materialize_indexes_every_sample_and_all_checks_pass(materials, data_dir):
-    result = materialize_knowledge(materials, data_dir, groups=("knowledge", "evaluation"))
+    result = materialize_knowledge(materials, data_dir, with_eval=True)
     assert result.success
     index_meta = metadata(result, "knowledge_index")
     files = sum(1 for p in materials.rglob("*") if p.is_file())

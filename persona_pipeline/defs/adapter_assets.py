@@ -3,6 +3,7 @@ import statistics
 
 import dagster as dg
 
+from ..sft.dataset import EmptyDataset
 from ..training.adapters import ADAPTERS, AdapterSpec
 from ..training.base_model import prepare_base_model
 from ..training.pipeline import build_sft_dataset, evaluate_and_promote, train_adapter, validate_examples
@@ -23,6 +24,10 @@ def base_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                                           "path": dg.MetadataValue.path(base.path)})
 
 
+def _problem_table(problems) -> str:
+    return markdown_table(["file", "line", "example", "field", "problem"], [[p.file, p.line, p.example_id, p.field, p.message] for p in problems])
+
+
 def _mlflow_links(uri: str, experiment_id: str, run_id: str, spec: AdapterSpec, version: str) -> dict:
     if uri.startswith("http"):
         root = uri.rstrip("/")
@@ -39,7 +44,12 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
               description=f"{spec.title} worldview examples as a chat SFT dataset: validated, de-duplicated, split, saved with a digest.")
     def sft_dataset(context: dg.AssetExecutionContext, persona_paths: PersonaPaths) -> dg.MaterializeResult:
         settings = TrainingSettings()
-        result = build_sft_dataset(spec, persona_paths.paths(), settings, prepare_base_model(settings.base_model, log=context.log.info))
+        try:
+            result = build_sft_dataset(spec, persona_paths.paths(), settings, prepare_base_model(settings.base_model, log=context.log.info))
+        except EmptyDataset as exc:
+            _, problems = validate_examples(spec, persona_paths.paths(), settings)
+            raise dg.Failure(description=f"{spec.title}: {exc}. Problems:\n" + "\n".join(str(p) for p in problems),
+                             metadata={"problems": dg.MetadataValue.md(_problem_table(problems))}) from exc
         for problem in result.problems:
             context.log.warning(str(problem))
         data, lengths = result.dataset.data, sorted(result.token_lengths) or [0]
@@ -57,8 +67,7 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
         _, problems = validate_examples(spec, persona_paths.paths(), TrainingSettings())
         return dg.AssetCheckResult(passed=not problems, metadata={
             "problems": len(problems),
-            "details": dg.MetadataValue.md(markdown_table(["file", "line", "example", "field", "problem"],
-                                                          [[p.file, p.line, p.example_id, p.field, p.message] for p in problems]))})
+            "details": dg.MetadataValue.md(_problem_table(problems))})
 
     @dg.asset(name=spec.asset_name, deps=[dataset_name, base_model], group_name="training", kinds={"peft", "mlflow"},
               owners=["team:persona"], tags={"persona/adapter": spec.key},

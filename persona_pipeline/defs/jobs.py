@@ -14,7 +14,7 @@ reindex_job = dg.define_asset_job(
     description="Parse, chunk, embed and index the materials folder; unchanged chunks are not re-embedded.")
 
 knowledge_and_eval_job = dg.define_asset_job(
-    "knowledge_and_eval", selection=dg.AssetSelection.groups(GROUP, "evaluation"), tags=INDEX_WRITER_TAG,
+    "knowledge_and_eval", selection=dg.AssetSelection.groups(GROUP) | dg.AssetSelection.assets("retrieval_eval"), tags=INDEX_WRITER_TAG,
     description="The knowledge assets and the retrieval evaluation on the golden set.")
 
 adapter_jobs = [

@@ -40,7 +40,13 @@ def split_of(example: Example, eval_fraction: float) -> str:
     return "eval" if bucket < eval_fraction else "train"
 
 
+class EmptyDataset(ValueError):
+    pass
+
+
 def build_dataset(examples: list[Example], out_dir: Path, *, system_prompt: str | None, eval_fraction: float) -> SftDataset:
+    if len(examples) < 2:
+        raise EmptyDataset(f"{len(examples)} valid example(s): at least 2 are needed for a train and an eval split")
     rows = {"train": [], "eval": []}
     for example in sorted(examples, key=lambda e: e.id):
         rows[split_of(example, eval_fraction)].append({
@@ -52,8 +58,7 @@ def build_dataset(examples: list[Example], out_dir: Path, *, system_prompt: str 
         {s: [conversation_key(r["messages"]) for r in rows[s]] for s in rows}, sort_keys=True).encode()).hexdigest()
     target = out_dir / digest[:16]
     if not (target / "dataset_dict.json").exists():
-        data = DatasetDict({s: Dataset.from_list(r) if r else Dataset.from_dict({"id": [], "messages": [], "tags": [], "source": []})
-                            for s, r in rows.items()})
+        data = DatasetDict({split: Dataset.from_list(split_rows) for split, split_rows in rows.items()})
         staging = out_dir / f".staging-{uuid.uuid4().hex}"
         try:
             data.save_to_disk(str(staging))

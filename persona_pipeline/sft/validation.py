@@ -32,7 +32,7 @@ def load_and_validate(folder: Path, root: Path, count_tokens: Callable[[list[dic
     if not examples and not problems:
         problems.append(Problem(folder.relative_to(root).as_posix() if folder.is_relative_to(root) else str(folder),
                                 None, None, "folder", "no examples found (*.yaml, *.yml or *.jsonl)"))
-    return kept, problems + duplicates
+    return kept, sorted(problems + duplicates, key=lambda p: (p.file, p.line or 0))
 
 
 def structure_problems(example: Example) -> list[Problem]:

@@ -129,7 +129,7 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
                                    tags={"heldout_loss": f"{adapter_loss:.6f}", "dataset_digest": dataset.digest[:16],
                                          "base_model_revision": base.revision[:16]})
         mlflow.set_tag("registered_version", version.version)
-    return TrainingOutcome(run.info.run_id, version.version, experiment_id, uri, result.steps, result.eval_loss,
+    return TrainingOutcome(run.info.run_id, str(version.version), experiment_id, uri, result.steps, result.eval_loss,
                            adapter_loss, base_loss, time.perf_counter() - started, result.resumed_from)
 
 
@@ -174,9 +174,9 @@ def evaluate_and_promote(spec: AdapterSpec, paths: Paths, settings: TrainingSett
     scratch = paths.data_dir / "eval" / "adapters"
     candidate_loss = _adapter_loss(base, download_version(candidate, scratch / f"{spec.key}-v{candidate.version}"), heldout, settings)
     champion_loss = None
-    if current is not None and current.version != candidate.version:
+    if current is not None and str(current.version) != str(candidate.version):
         champion_loss = _adapter_loss(base, download_version(current, scratch / f"{spec.key}-v{current.version}"), heldout, settings)
-    promoted = current is None or (current.version != candidate.version and candidate_loss < champion_loss)
+    promoted = current is None or (str(current.version) != str(candidate.version) and candidate_loss < champion_loss)
     if promoted:
         client.set_registered_model_alias(spec.registered_model, CHAMPION, candidate.version)
     client.set_model_version_tag(spec.registered_model, candidate.version, "heldout_loss", f"{candidate_loss:.6f}")
@@ -187,7 +187,7 @@ def evaluate_and_promote(spec: AdapterSpec, paths: Paths, settings: TrainingSett
     report(f"{spec.title} v{candidate.version}: held-out loss {candidate_loss:.4f}"
            + (f" vs champion v{current.version} {champion_loss:.4f}" if champion_loss is not None else "")
            + (" -> champion" if promoted else " -> champion unchanged"))
-    return EvalOutcome(candidate.version, candidate_loss, current.version if current else None, champion_loss, promoted)
+    return EvalOutcome(str(candidate.version), candidate_loss, str(current.version) if current else None, champion_loss, promoted)
 
 
 def _adapter_loss(base: BaseModel, adapter_dir: Path, heldout: list[list[dict]], settings: TrainingSettings) -> float:

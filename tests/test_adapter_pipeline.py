@@ -1,0 +1,117 @@
+"""The adapter assets on the real packaged SmolLM2, tracked in a real MLflow store read back through
+MlflowClient: params, per-step metrics, dataset inputs, adapter files, versions and the champion alias."""
+import dagster as dg
+import mlflow
+import pytest
+import torch
+from mlflow import MlflowClient
+from peft import PeftModel
+
+from conftest import SAMPLES, check_results, metadata
+from persona_pipeline.defs.definitions import build_definitions
+from persona_pipeline.training.base_model import load_model, load_tokenizer
+
+TINY_RUN = {"max_steps": 2, "eval_steps": 2, "logging_steps": 1, "batch_size": 2, "sample_generations": 1, "sample_max_new_tokens": 8}
+
+
+@pytest.fixture
+def tracking(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    (tmp_path / "mlflow").mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)  # the pipeline sets it process-wide too; each test starts from its own store
+    return uri
+
+
+def train_core(materials, data, instance, **overrides):
+    defs = build_definitions(str(materials), str(data))
+    return dg.materialize([*defs.assets, *defs.asset_checks],
+                          selection=["base_model", "sft_dataset_core", "lora_core_self", "core_self_eval"],
+                          instance=instance, resources=defs.resources, raise_on_error=False,
+                          run_config={"ops": {"lora_core_self": {"config": {**TINY_RUN, **overrides}}}})
+
+
+def test_training_is_tracked_registered_and_the_alias_moves_only_when_better(tmp_path, tracking):
+    instance = dg.DagsterInstance.ephemeral()
+    data = tmp_path / "data"
+    first = train_core(SAMPLES, data, instance)
+    assert first.success
+    assert check_results(first)["examples_valid"]
+    dataset_meta, trained = metadata(first, "sft_dataset_core"), metadata(first, "lora_core_self")
+    assert dataset_meta["train"] + dataset_meta["eval"] == 60 and dataset_meta["tokens_max"] <= 512
+    assert metadata(first, "core_self_eval")["became_champion"] is True
+
+    client = MlflowClient(tracking)
+    run = client.get_run(trained["mlflow_run_id"])
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert params["lora_r"] == "16" and params["max_steps"] == "2" and "SmolLM2" in params["base_model_id"]
+    assert params["dataset_digest"] == dataset_meta["digest"]
+    assert run.data.tags["dagster.asset"] == "lora_core_self" and run.data.tags["dagster.run_id"] == first.run_id
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1, 2]
+    assert client.get_metric_history(run.info.run_id, "eval_loss") and client.get_metric_history(run.info.run_id, "eval_perplexity")
+    assert client.get_metric_history(run.info.run_id, "learning_rate")
+    assert run.data.metrics["heldout_loss"] < run.data.metrics["base_heldout_loss"]
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert inputs["sft_core_train"].dataset.digest == dataset_meta["digest"]
+    assert {t.value for d in inputs.values() for t in d.tags if t.key == "mlflow.data.context"} == {"train", "eval"}
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "adapter")}
+    assert {"adapter/adapter_config.json", "adapter/adapter_model.safetensors"} <= artifacts
+    table = mlflow.load_table("sample_generations.json", run_ids=[run.info.run_id])
+    assert list(table.columns)[:4] == ["prompt", "reference", "base", "adapter"] and len(table) == 1
+
+    champion = client.get_model_version_by_alias("persona-core-self", "champion")
+    assert str(champion.version) == "1" and champion.run_id == run.info.run_id
+
+    # the registered adapter loads with peft and changes what the model computes
+    local = mlflow.artifacts.download_artifacts(artifact_uri=champion.source, dst_path=str(tmp_path / "dl"))
+    from persona_pipeline.training.base_model import prepare_base_model
+    base = prepare_base_model()
+    tokenizer = load_tokenizer(base)
+    model = PeftModel.from_pretrained(load_model(base), local)
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "How do you deal with mistakes?"}],
+                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    with torch.no_grad():
+        tuned = model(**ids).logits
+        with model.disable_adapter():
+            plain = model(**ids).logits
+    assert (tuned - plain).abs().max() > 1e-3
+
+    # a zero learning rate leaves the adapter at its identity initialisation: not better, so no promotion
+    second = train_core(SAMPLES, data, instance, learning_rate=0.0)
+    assert second.success
+    assert metadata(second, "lora_core_self")["version"] == "2"
+    assert metadata(second, "core_self_eval")["became_champion"] is False
+    assert str(client.get_model_version_by_alias("persona-core-self", "champion").version) == "1"
+
+    # a run that fails mid-training is FAILED in MLflow and registers nothing
+    third = train_core(SAMPLES, data, instance, target_modules=["no_such_projection"])
+    assert not third.success
+    runs = mlflow.search_runs(experiment_names=["persona-adapters"], output_format="list")
+    assert sorted(r.info.status for r in runs) == ["FAILED", "FINISHED", "FINISHED"]
+    assert len(client.search_model_versions("name='persona-core-self'")) == 2
+
+
+def test_one_bad_example_among_good_ones_fails_the_blocking_check(tmp_path, tracking):
+    materials = tmp_path / "materials"
+    (materials / "worldview" / "core").mkdir(parents=True)
+    good = (SAMPLES / "worldview" / "core" / "principles_en.yaml").read_text()
+    (materials / "worldview" / "core" / "good.yaml").write_text(good)
+    (materials / "worldview" / "core" / "bad.jsonl").write_text('{"id": "x", "messages": [{"role": "user", "content": "q"}]}\n')
+    result = train_core(materials, tmp_path / "data", dg.DagsterInstance.ephemeral())
+    assert not result.success
+    assert check_results(result)["examples_valid"] is False
+    assert metadata(result, "sft_dataset_core")["train"] + metadata(result, "sft_dataset_core")["eval"] == 20
+    assert not result.asset_materializations_for_node("lora_core_self")
+
+
+def test_no_valid_examples_fails_with_every_problem(tmp_path, tracking):
+    materials = tmp_path / "materials"
+    (materials / "worldview" / "core").mkdir(parents=True)
+    (materials / "worldview" / "core" / "bad.jsonl").write_text('{"id": "x", "messages": [{"role": "user", "content": "q"}]}\n')
+    result = train_core(materials, tmp_path / "data", dg.DagsterInstance.ephemeral())
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "worldview/core/bad.jsonl:1 [x] messages: missing assistant turn" in failure.event_specific_data.error.message
+    assert not result.asset_materializations_for_node("lora_core_self")
+    assert mlflow.search_runs(experiment_names=["persona-adapters"], output_format="list") == []
