@@ -57,6 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("-v", "--verbose", action="store_true", help="show Dagster's run log")
     train.set_defaults(handler=_train)
 
+    ask = commands.add_parser("ask", parents=[common], help="answer in the coach's voice, with citations to his own texts")
+    ask.add_argument("question")
+    ask.add_argument("--adapters", default="auto", help="auto (default: CoreSelf, plus SportMind for sports questions), core,sport, core or none")
+    ask.add_argument("--adapter-source", help="registry alias (default champion), version number, or a folder with core/ and sport/")
+    ask.add_argument("--no-rag", action="store_true", help="answer without retrieving from the knowledge index")
+    ask.add_argument("-k", type=int, help="number of excerpts to retrieve (default from RAG_config.yaml)")
+    ask.add_argument("--explain", action="store_true", help="print the routing decision and the adapters used")
+    ask.add_argument("--json", action="store_true", help="print answer, adapters and citations as JSON")
+    ask.set_defaults(handler=_ask)
+
     validate = commands.add_parser("validate", parents=[common], help="check the worldview examples and print every problem")
     validate.set_defaults(handler=_validate)
     return parser
@@ -147,6 +157,36 @@ def _train(args) -> int:
         print(f"champion: no, version {evaluated['previous_champion']} stays champion "
               f"(held-out loss {evaluated['champion_heldout_loss']:.4f})")
     print(f"time: {time.perf_counter() - started:.1f} s (Dagster run {result.run_id})")
+    return 0
+
+
+def _ask(args) -> int:
+    from .consilium.answering import AskError
+    from .consilium.loading import open_consilium
+
+    if not args.question.strip():
+        raise UserError("the question is empty")
+    try:
+        consilium = open_consilium(Paths.resolve(), adapter_source=args.adapter_source, rag=not args.no_rag,
+                                   log=lambda message: print(message, file=sys.stderr))
+        stream = None if args.json else (lambda piece: print(piece, end="", flush=True))
+        answer = consilium.ask(args.question, adapters=args.adapters, rag=not args.no_rag, k=args.k, on_token=stream)
+    except AskError as exc:
+        raise UserError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
+        return 0
+    print()
+    if answer.citations:
+        print("\nSources:")
+        for citation in answer.citations:
+            print(f"  [{citation.number}] {citation.source} ({citation.location})")
+    for note in answer.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.explain:
+        if answer.route:
+            print(f"routing: {'sport' if answer.route.sport else 'general'} question ({answer.route.reason})", file=sys.stderr)
+        print(f"adapters: {', '.join(answer.adapters) or 'none (base model)'}", file=sys.stderr)
     return 0
 
 

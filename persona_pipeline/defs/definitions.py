@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from . import evaluation_assets, knowledge_assets, knowledge_checks
+from . import consilium_assets, evaluation_assets, knowledge_assets, knowledge_checks
 from .adapter_assets import adapter_definitions, base_model
 from .jobs import adapter_jobs, knowledge_and_eval_job, materials_sensor, nightly_reindex, reindex_job
 from .resources import EmbedderResource, MlflowTracking, PersonaPaths
@@ -11,7 +11,7 @@ from .resources import EmbedderResource, MlflowTracking, PersonaPaths
 
 def build_definitions(materials: str | None = None, data: str | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*dg.load_assets_from_modules([knowledge_assets, evaluation_assets]), base_model,
+        assets=[*dg.load_assets_from_modules([knowledge_assets, evaluation_assets, consilium_assets]), base_model,
                 *[d for d in adapter_definitions if not isinstance(d, dg.AssetChecksDefinition)]],
         asset_checks=[*dg.load_asset_checks_from_modules([knowledge_checks, evaluation_assets]),
                       *[d for d in adapter_definitions if isinstance(d, dg.AssetChecksDefinition)]],

@@ -1,0 +1,67 @@
+"""Loading the adapters from the MLflow registry (the champion alias by default) onto one base model.
+
+Combination: CoreSelf alone for general questions; for sports questions CoreSelf and SportMind are
+stacked, i.e. both low-rank updates are added to the base weights (peft `add_weighted_adapter` with
+`cat` and weights 1.0 keeps each update exactly as trained, where `linear` would average and halve
+them). Switching to SportMind alone would drop the worldview the seed asks to keep "always loaded".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from ..training.adapters import ADAPTERS
+from ..training.tracking import download_version, tracking_uri
+
+COMBINED = "core+sport"
+
+
+@dataclass
+class LoadedAdapters:
+    model: object                                  # PeftModel, or the plain base model when none exist
+    available: dict[str, str] = field(default_factory=dict)   # key -> "persona-core-self v3"
+    notes: list[str] = field(default_factory=list)
+
+    def has(self, key: str) -> bool:
+        return key in self.available
+
+
+def resolve_adapter_dirs(source: str, cache: Path, uri: str | None = None) -> tuple[dict[str, Path], dict[str, str], list[str]]:
+    """{key: local folder} for each adapter, labels, and notes on what is missing. `source` is a registry
+    alias, a version number, or a local folder holding `core/` and/or `sport/` adapter folders."""
+    local = Path(source).expanduser()
+    if local.is_dir():
+        dirs = {k: local / k for k in ADAPTERS if (local / k / "adapter_config.json").exists()}
+        notes = [f"no {ADAPTERS[k].title} adapter in {local / k}" for k in ADAPTERS if k not in dirs]
+        return dirs, {k: str(d) for k, d in dirs.items()}, notes
+    client = MlflowClient(tracking_uri(uri))
+    dirs, labels, notes = {}, {}, []
+    for key, spec in ADAPTERS.items():
+        try:
+            version = (client.get_model_version(spec.registered_model, source) if source.isdigit()
+                       else client.get_model_version_by_alias(spec.registered_model, source))
+        except MlflowException:
+            notes.append(f"no {spec.title} adapter ({spec.registered_model} '{source}') yet: "
+                         f"materialize {spec.asset_name} (`persona train {key}`)")
+            continue
+        dirs[key] = download_version(version, cache / f"{spec.registered_model}-v{version.version}")
+        labels[key] = f"{spec.registered_model} v{version.version}"
+    return dirs, labels, notes
+
+
+def attach_adapters(base_model, dirs: dict[str, Path], labels: dict[str, str], notes: list[str]) -> LoadedAdapters:
+    if not dirs:
+        return LoadedAdapters(base_model, {}, notes)
+    from peft import PeftModel
+
+    keys = list(dirs)
+    model = PeftModel.from_pretrained(base_model, str(dirs[keys[0]]), adapter_name=keys[0])
+    for key in keys[1:]:
+        model.load_adapter(str(dirs[key]), adapter_name=key)
+    if {"core", "sport"} <= set(dirs):
+        model.add_weighted_adapter(["core", "sport"], [1.0, 1.0], adapter_name=COMBINED, combination_type="cat")
+    model.eval()
+    return LoadedAdapters(model, labels, notes)

@@ -1,0 +1,41 @@
+"""Everything `persona ask` needs, loaded once: base model, adapters, knowledge index, embedder, router."""
+from __future__ import annotations
+
+from ..knowledge_config import load_config
+from ..rag.embedding import Embedder
+from ..rag.index_store import IndexNotFound, load_index
+from ..rag.retrieval import Retriever
+from ..settings import Paths
+from ..sft.validation import load_and_validate
+from ..training.adapters import ADAPTERS
+from ..training.base_model import load_model, load_tokenizer, prepare_base_model
+from ..training.settings import TrainingSettings
+from .adapters import attach_adapters, resolve_adapter_dirs
+from .answering import AskError, Consilium
+from .config import load_consilium_config
+from .routing import Router
+
+
+def open_consilium(paths: Paths, *, adapter_source: str | None = None, uri: str | None = None, rag: bool = True,
+                   log=lambda message: None) -> Consilium:
+    knowledge, config = load_config(paths.config_path), load_consilium_config(paths.config_path)
+    settings = TrainingSettings()
+    retriever, embedder = None, None
+    if rag:
+        try:
+            index = load_index(paths.index_dir)
+        except IndexNotFound as exc:
+            raise AskError(f"{exc}; or ask with --no-rag") from exc
+        embedder = Embedder(index.manifest["embedding_model"], knowledge.embedding_batch_size)
+        retriever = Retriever(index, embedder, knowledge.candidates, knowledge.rrf_k)
+    base = prepare_base_model(settings.base_model, log=log)
+    tokenizer = load_tokenizer(base)
+    dirs, labels, notes = resolve_adapter_dirs(adapter_source or config.adapter_source,
+                                               paths.data_dir / "consilium" / "adapters", uri)
+    adapters = attach_adapters(load_model(base), dirs, labels, notes)
+    prompts = {key: [e.messages[0 if e.messages[0]["role"] == "user" else 1]["content"]
+                     for e in load_and_validate(paths.materials_dir / spec.examples_folder, paths.materials_dir)[0]]
+               for key, spec in ADAPTERS.items()}
+    router = Router(embedder, prompts["sport"], prompts["core"])
+    return Consilium(tokenizer=tokenizer, adapters=adapters, retriever=retriever, router=router, config=config,
+                     system_prompt=settings.system_prompt)

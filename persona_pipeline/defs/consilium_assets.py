@@ -1,0 +1,75 @@
+"""The consilium evaluated as an asset and tracked as an MLflow run."""
+import dagster as dg
+import mlflow
+
+from ..consilium.evaluation import CONFIGURATIONS, HeldoutPrompt, evaluate_consilium
+from ..consilium.loading import open_consilium
+from ..rag.evaluation import load_golden_set
+from ..training.adapters import ADAPTERS
+from ..training.pipeline import load_heldout
+from ..training.settings import TrainingSettings
+from ..training.tracking import use_experiment
+from .metadata import markdown_table
+from .resources import MlflowTracking, PersonaPaths
+
+METRICS = ("answer_similarity", "reference_loss", "expected_source_retrieved", "citations_in_answer_correct")
+
+
+class ConsiliumEvalConfig(dg.Config):
+    questions_per_set: int = 3
+    max_new_tokens: int = 48
+
+
+@dg.asset(deps=["knowledge_index", "core_self_eval", "sport_mind_eval"], group_name="evaluation", kinds={"mlflow"},
+          owners=["team:persona"],
+          description="base / base+RAG / adapters / adapters+RAG side by side on golden and held-out questions, tracked in MLflow.")
+def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfig, persona_paths: PersonaPaths,
+                   mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+    paths, knowledge = persona_paths.paths(), persona_paths.knowledge_config()
+    consilium = open_consilium(paths, uri=mlflow_tracking.uri(), log=context.log.info)
+    golden = load_golden_set(knowledge.golden_set)[: config.questions_per_set]
+    heldout = []
+    for key, spec in ADAPTERS.items():
+        for messages in load_heldout(spec, TrainingSettings())[: config.questions_per_set]:
+            user = next(m["content"] for m in messages if m["role"] == "user")
+            reference = next(m["content"] for m in messages if m["role"] == "assistant")
+            heldout.append(HeldoutPrompt(user, reference, sport=key == "sport"))
+    results = evaluate_consilium(consilium, consilium.retriever.embedder, golden, heldout, config.max_new_tokens,
+                                 log=context.log.info)
+    use_experiment(mlflow_tracking.uri(), "persona-consilium")
+    with mlflow.start_run(run_name="consilium_eval", tags={"dagster.run_id": context.run.run_id,
+                                                           "adapters": "; ".join(consilium.adapters.available.values()) or "none"}) as run:
+        mlflow.log_params({"questions_per_set": config.questions_per_set, "max_new_tokens": config.max_new_tokens})
+        for name, values in results["metrics"].items():
+            mlflow.log_metrics({f"{name}.{metric}": value for metric, value in values.items() if value is not None})
+        mlflow.log_metric("routing_accuracy", results["routing_accuracy"])
+        mlflow.log_table({k: [row[k] for row in results["rows"]] for k in results["rows"][0]}, artifact_file="answers.json")
+        mlflow.log_figure(_plot(results["metrics"]), "consilium_eval.png")
+    table = markdown_table(["configuration", *METRICS],
+                           [[name, *[_fmt(results["metrics"][name][m]) for m in METRICS]] for name in CONFIGURATIONS])
+    return dg.MaterializeResult(metadata={
+        "by_configuration": dg.MetadataValue.md(table), "routing_accuracy": results["routing_accuracy"],
+        "mlflow_run_id": run.info.run_id, "adapters": "; ".join(consilium.adapters.available.values()) or "none",
+        "questions": len(golden) + len(heldout)})
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _plot(metrics: dict):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    names = list(metrics)
+    axes[0].bar(names, [metrics[n]["answer_similarity"] or 0 for n in names], color="#4c78a8")
+    axes[0].set_title("answer similarity to reference (cosine)")
+    axes[1].bar(names, [metrics[n]["reference_loss"] or 0 for n in names], color="#f58518")
+    axes[1].set_title("reference answer loss (lower is better)")
+    for axis in axes:
+        axis.tick_params(axis="x", labelrotation=20)
+    figure.tight_layout()
+    return figure
