@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print answer, adapters and citations as JSON")
     ask.set_defaults(handler=_ask)
 
+    evaluate = commands.add_parser("eval", parents=[common], help="materialize retrieval_eval and consilium_eval through Dagster")
+    evaluate.add_argument("--questions", type=int, default=3, help="questions per set for the consilium ablations (default 3)")
+    evaluate.add_argument("-v", "--verbose", action="store_true", help="show Dagster's run log")
+    evaluate.set_defaults(handler=_eval)
+
     validate = commands.add_parser("validate", parents=[common], help="check the worldview examples and print every problem")
     validate.set_defaults(handler=_validate)
     return parser
@@ -187,6 +192,28 @@ def _ask(args) -> int:
         if answer.route:
             print(f"routing: {'sport' if answer.route.sport else 'general'} question ({answer.route.reason})", file=sys.stderr)
         print(f"adapters: {', '.join(answer.adapters) or 'none (base model)'}", file=sys.stderr)
+    return 0
+
+
+def _eval(args) -> int:
+    import dagster as dg
+
+    from .defs.definitions import build_definitions
+
+    defs = build_definitions()
+    run_config = {"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "WARNING"}}},
+                  "ops": {"consilium_eval": {"config": {"questions_per_set": args.questions}}}}
+    started = time.perf_counter()
+    result = dg.materialize([*defs.assets, *defs.asset_checks], selection=["retrieval_eval", "consilium_eval"],
+                            instance=_dagster_instance(), resources=defs.resources, run_config=run_config,
+                            raise_on_error=False, tags={"persona/source": "cli"})
+    if not result.success:
+        raise UserError("the evaluation run failed; rerun with --verbose to see the Dagster log")
+    retrieval, consilium = _metadata(result, "retrieval_eval"), _metadata(result, "consilium_eval")
+    print(f"retrieval on {retrieval['questions']} golden questions:\n{retrieval['by_mode']}")
+    print(f"consilium ({consilium['adapters']}), MLflow run {consilium['mlflow_run_id']}:\n{consilium['by_configuration']}")
+    print(f"routing accuracy: {consilium['routing_accuracy']:.3f}")
+    print(f"time: {time.perf_counter() - started:.1f} s (Dagster run {result.run_id})")
     return 0
 
 

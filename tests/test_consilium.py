@@ -114,3 +114,26 @@ def test_cli_json_and_explain(world, monkeypatch, capsys):
     captured = capsys.readouterr()
     assert "Sources:" not in captured.out and "routing: sport question" in captured.err and "--no-rag" in captured.err
     assert main(["ask", "", *args]) == 2
+
+
+def test_consilium_eval_asset_runs_the_ablations_and_tracks_them(world):
+    import dagster as dg
+
+    from persona_pipeline.defs.definitions import build_definitions
+
+    paths = world["paths"]
+    defs = build_definitions(str(paths.materials_dir), str(paths.data_dir))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", world["uri"])
+        result = dg.materialize([*defs.assets, *defs.asset_checks], selection=["consilium_eval"], resources=defs.resources,
+                                instance=dg.DagsterInstance.ephemeral(),
+                                run_config={"ops": {"consilium_eval": {"config": {"questions_per_set": 1, "max_new_tokens": 4}}}})
+    event = result.asset_materializations_for_node("consilium_eval")[-1]
+    meta = {k: getattr(v, "value", v) for k, v in event.metadata.items()}
+    assert meta["routing_accuracy"] == 1.0 and meta["questions"] == 3
+    for name in ("base", "base_rag", "adapters", "adapters_rag"):
+        assert f"| {name} |" in meta["by_configuration"]
+    run = MlflowClient(world["uri"]).get_run(meta["mlflow_run_id"])
+    assert run.data.metrics["base_rag.expected_source_retrieved"] == 1.0
+    assert run.data.metrics["adapters_rag.reference_loss"] != run.data.metrics["base_rag.reference_loss"]
+    assert {a.path for a in MlflowClient(world["uri"]).list_artifacts(run.info.run_id)} >= {"answers.json", "consilium_eval.png"}

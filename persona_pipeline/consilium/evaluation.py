@@ -7,11 +7,11 @@ import numpy as np
 
 from ..rag.evaluation import GoldenQuestion
 
-CONFIGURATIONS = {  # name -> (adapters, rag)
+CONFIGURATIONS = {  # name (also an MLflow metric prefix, so no "+") -> (adapters, rag)
     "base": ("none", False),
-    "base+RAG": ("none", True),
+    "base_rag": ("none", True),
     "adapters": ("auto", False),
-    "adapters+RAG": ("auto", True),
+    "adapters_rag": ("auto", True),
 }
 
 
