@@ -22,7 +22,8 @@ from .base_model import BaseModel, load_model, load_tokenizer, prepare_base_mode
 from .heldout import assistant_token_loss, generate, perplexity
 from .lora import train_lora
 from .settings import TrainingSettings
-from .tracking import MlflowStepMetrics, champion, download_version, register_version, tracking_uri, use_experiment
+from .step_metrics import MlflowStepMetrics
+from .tracking import champion, download_version, register_version, tracking_uri, use_experiment
 
 Report = Callable[[str], None]
 

@@ -1,14 +1,12 @@
-"""MLflow: where runs are stored, per-step metrics, and the adapter registry with its champion alias."""
+"""MLflow: where runs are stored, and the adapter registry with its champion alias."""
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from transformers import TrainerCallback
 
 from ..settings import PROJECT_DIR
 from .adapters import CHAMPION
@@ -35,38 +33,6 @@ def use_experiment(uri: str, name: str = EXPERIMENT) -> str:
         experiment_id = experiment.experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
-
-
-class MlflowStepMetrics(TrainerCallback):
-    """Per-step train loss, eval loss and perplexity, learning rate and tokens/s into the active run."""
-
-    def __init__(self):
-        self.last_tokens = 0
-        self.last_time = None
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        import time
-
-        logs = logs or {}
-        metrics = {}
-        if "loss" in logs:
-            metrics["train_loss"] = logs["loss"]
-            now, tokens = time.perf_counter(), int(getattr(state, "num_input_tokens_seen", 0) or 0)
-            if self.last_time is not None and now > self.last_time:
-                metrics["tokens_per_second"] = (tokens - self.last_tokens) / (now - self.last_time)
-            self.last_time, self.last_tokens = now, tokens
-        if "learning_rate" in logs:
-            metrics["learning_rate"] = logs["learning_rate"]
-        if "eval_loss" in logs:
-            metrics["eval_loss"] = logs["eval_loss"]
-            metrics["eval_perplexity"] = math.exp(min(logs["eval_loss"], 50))
-        if metrics:
-            mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=state.global_step)
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        import time
-
-        self.last_time, self.last_tokens = time.perf_counter(), int(getattr(state, "num_input_tokens_seen", 0) or 0)
 
 
 def register_version(client: MlflowClient, name: str, run_id: str, artifact_path: str = "adapter", tags: dict | None = None):
