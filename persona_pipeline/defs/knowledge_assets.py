@@ -5,7 +5,6 @@ import time
 import dagster as dg
 
 from ..rag import build
-from ..rag.index_store import read_manifest
 from .metadata import markdown_table
 from .resources import EmbedderResource, PersonaPaths
 
@@ -98,6 +97,3 @@ def index_metadata(manifest: dict, written: bool, index_dir) -> dict:
         "files": dg.MetadataValue.md(markdown_table(["file", "type", "status", "chunks", "reason / warnings"], rows)),
     }
 
-
-def current_manifest(persona_paths: PersonaPaths) -> dict | None:
-    return read_manifest(persona_paths.paths().index_dir)

@@ -15,7 +15,7 @@ def parse_text(data: bytes, path: str) -> Document:
     text, _ = decode_text(data)
     paragraphs = _paragraphs(text)
     title = _stem_title(path)
-    first_text, first_line = paragraphs[0]
+    first_text = paragraphs[0][0]
     if len(paragraphs) > 1 and len(first_text) < 120 and "\n" not in first_text and not first_text.endswith("."):
         title = first_text
     blocks, heading = [], None

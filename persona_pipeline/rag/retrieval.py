@@ -50,9 +50,9 @@ class Retriever:
         dense = self._dense(query, pool, allowed) if mode != "bm25" else []
         lexical = self._bm25(query, pool, allowed) if mode != "dense" else []
         if mode == "dense":
-            scored = [(vid, score) for vid, score in dense]
+            scored = dense
         elif mode == "bm25":
-            scored = [(vid, score) for vid, score in lexical]
+            scored = lexical
         else:
             fused: dict[int, float] = {}
             for ranking in (dense, lexical):
