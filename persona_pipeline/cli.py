@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", parents=[common], help="materialize the knowledge assets through Dagster")
     index.add_argument("--eval", action="store_true", help="also materialize retrieval_eval on the golden set")
-    index.add_argument("-v", "--verbose", action="store_true", help="show Dagster's run log")
+    index.add_argument("-v", "--verbose", action="store_true", help="show Dagster's full event log (progress with ETA is always shown)")
     index.set_defaults(handler=_index)
 
     search = commands.add_parser("search", parents=[common], help="hybrid search of the knowledge index")
@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", parents=[common], help="materialize an adapter's dataset, LoRA and evaluation through Dagster")
     train.add_argument("adapter", choices=["core", "sport"])
     train.add_argument("--max-steps", type=int, help="training steps (default from training/defaults.yaml)")
-    train.add_argument("-v", "--verbose", action="store_true", help="show Dagster's run log")
+    train.add_argument("-v", "--verbose", action="store_true", help="show Dagster's full event log (progress with ETA is always shown)")
     train.set_defaults(handler=_train)
 
     ask = commands.add_parser("ask", parents=[common], help="answer in the coach's voice, with citations to his own texts")
@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", parents=[common], help="materialize retrieval_eval and consilium_eval through Dagster")
     evaluate.add_argument("--questions", type=int, default=3, help="questions per set for the consilium ablations (default 3)")
-    evaluate.add_argument("-v", "--verbose", action="store_true", help="show Dagster's run log")
+    evaluate.add_argument("-v", "--verbose", action="store_true", help="show Dagster's full event log (progress with ETA is always shown)")
     evaluate.set_defaults(handler=_eval)
 
     validate = commands.add_parser("validate", parents=[common], help="check the worldview examples and print every problem")
@@ -90,7 +90,7 @@ def _index(args) -> int:
     paths = Paths.resolve()
     print(f"indexing {paths.materials_dir} -> {paths.data_dir}", file=sys.stderr)
     started = time.perf_counter()
-    level = "INFO" if args.verbose else "WARNING"
+    level = "DEBUG" if args.verbose else "INFO"
     result = dg.materialize(
         [*defs.assets, *defs.asset_checks], selection=selection,
         instance=_dagster_instance(), resources=defs.resources,
@@ -138,7 +138,7 @@ def _train(args) -> int:
     defs = build_definitions()
     eval_asset = f"{spec.asset_name.removeprefix('lora_')}_eval"
     selection = ["base_model", f"sft_dataset_{spec.key}", spec.asset_name, eval_asset]
-    run_config = {"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "WARNING"}}}}
+    run_config = {"loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}}}
     if args.max_steps:
         run_config["ops"] = {spec.asset_name: {"config": {"max_steps": args.max_steps}}}
     print(f"training {spec.title} on {Paths.resolve().materials_dir / spec.examples_folder}", file=sys.stderr)
@@ -201,7 +201,7 @@ def _eval(args) -> int:
     from .defs.definitions import build_definitions
 
     defs = build_definitions()
-    run_config = {"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "WARNING"}}},
+    run_config = {"loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}},
                   "ops": {"consilium_eval": {"config": {"questions_per_set": args.questions}}}}
     started = time.perf_counter()
     result = dg.materialize([*defs.assets, *defs.asset_checks], selection=["retrieval_eval", "consilium_eval"],
