@@ -104,7 +104,7 @@ def main() -> None:
 
         ours = fresh(PERSONA, str(materials), str(data), str(args.tokens), env=env)
         plain = fresh(PLAIN, adapter_dirs["core"], adapter_dirs["sport"], faiss_file, str(args.tokens), env=env)
-        print(f"cold start (base + CoreSelf + SportMind + index + embedder, fresh process):")
+        print("cold start (base + CoreSelf + SportMind + index + embedder, fresh process):")
         print(f"  persona ask: {ours['cold_start']:6.2f} s   plain transformers+peft: {plain['cold_start']:6.2f} s"
               f"   ratio {plain['cold_start'] / ours['cold_start']:.2f}x faster (target <= 10 s)")
         print(f"generation, {args.tokens} new tokens, both adapters active:")

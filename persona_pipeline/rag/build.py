@@ -6,14 +6,13 @@ Dagster assets and the CLI share one implementation and any step can be re-run a
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from ..atomic import write_text
 from ..ingest.discovery import Skipped, SourceFile
 from ..ingest.document import Block, Document
 from ..ingest.loading import LoadedDocument, load_materials
@@ -112,9 +111,6 @@ def build_index(paths: Paths, config: KnowledgeConfig, embedder: Embedder) -> tu
                        exact_search_max_vectors=config.exact_search_max_vectors)
 
 
+
 def _atomic_lines(path: Path, lines: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    with open(temp, "w", encoding="utf-8") as out:
-        out.writelines(line + "\n" for line in lines)
-    os.replace(temp, path)
+    write_text(path, "".join(line + "\n" for line in lines))

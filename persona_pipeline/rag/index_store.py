@@ -7,9 +7,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
-import os
 import shutil
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ import bm25s
 import faiss
 import numpy as np
 
+from ..atomic import STAGING_PREFIX, staged_dir, write_text
 from .chunking import Chunk
 from .lexical import tokenize
 
@@ -96,15 +95,9 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
             return existing, False
         version = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%fZ}-{digest[:8]}"
         versions = index_dir / "versions"
-        staging = versions / f".staging-{uuid.uuid4().hex}"
-        staging.mkdir(parents=True)
-        try:
+        with staged_dir(versions / version) as staging:
             manifest = _write_version(staging, version, digest, chunks, vectors, model, dim, files, exact_search_max_vectors)
-            os.rename(staging, versions / version)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        _atomic_write(index_dir / CURRENT, version)
+        write_text(index_dir / CURRENT, version)
         _prune(versions, keep=version)
         return manifest, True
 
@@ -166,17 +159,11 @@ def load_index(index_dir: Path) -> KnowledgeIndex:
     return KnowledgeIndex(version, folder, manifest, vectors, chunks, bm25, np.load(folder / "bm25_ids.npy"))
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    temp.write_text(text)
-    os.replace(temp, path)
-
-
 def _prune(versions: Path, keep: str) -> None:
     """Keep the current version and the one before it (a reader may still hold it open)."""
     finished = sorted(p for p in versions.iterdir() if not p.name.startswith("."))
     for old in [p for p in finished if p.name != keep][:-(KEEP_VERSIONS - 1) or None]:
         shutil.rmtree(old, ignore_errors=True)
-    for stale in versions.glob(".staging-*"):
+    for stale in versions.glob(f"{STAGING_PREFIX}*"):
         if stale.stat().st_mtime < dt.datetime.now().timestamp() - 3600:
             shutil.rmtree(stale, ignore_errors=True)

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict, load_from_disk
 
+from ..atomic import staged_dir, write_text
 from .examples import Example
 from .validation import conversation_key
 
@@ -59,15 +57,9 @@ def build_dataset(examples: list[Example], out_dir: Path, *, system_prompt: str 
     target = out_dir / digest[:16]
     if not (target / "dataset_dict.json").exists():
         data = DatasetDict({split: Dataset.from_list(split_rows) for split, split_rows in rows.items()})
-        staging = out_dir / f".staging-{uuid.uuid4().hex}"
-        try:
+        with staged_dir(target) as staging:
             data.save_to_disk(str(staging))
-            if target.exists():
-                shutil.rmtree(target)
-            os.rename(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    _atomic_text(out_dir / LATEST, target.name)
+    write_text(out_dir / LATEST, target.name)
     return SftDataset(target, digest, load_from_disk(str(target)))
 
 
@@ -81,8 +73,3 @@ def load_latest(out_dir: Path) -> SftDataset:
         {s: [conversation_key(m) for m in data[s]["messages"]] for s in ("train", "eval")}, sort_keys=True).encode()).hexdigest()
     return SftDataset(out_dir / name, digest, data)
 
-
-def _atomic_text(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    temp.write_text(text)
-    os.replace(temp, path)

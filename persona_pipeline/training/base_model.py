@@ -6,10 +6,10 @@ import hashlib
 import importlib.util
 import json
 import os
-import shutil
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ..atomic import staged_dir
 
 PACKAGED = "packaged"
 PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -78,17 +78,11 @@ def _packaged_snapshot(log) -> BaseModel:
     model.hf_quantizer = None
     model.config.__dict__.pop("quantization_config", None)
     tokenizer.chat_template = TEMPLATE.read_text()
-    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
-    try:
+    info = BaseModel(PACKAGED, str(target), "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized)", revision)
+    with staged_dir(target) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        info = BaseModel(PACKAGED, str(target), "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized)", revision)
         (staging / PROVENANCE).write_text(json.dumps({**info.to_json(), "gguf": str(gguf)}, indent=1))
-        if target.exists():
-            shutil.rmtree(target)
-        os.rename(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return info
 
 

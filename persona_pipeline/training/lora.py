@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -16,6 +14,7 @@ from transformers import EarlyStoppingCallback, PrinterCallback, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
+from ..atomic import staged_dir
 from ..sft.dataset import SftDataset
 from .base_model import BaseModel, load_model, load_tokenizer
 from .settings import TrainingSettings
@@ -134,7 +133,9 @@ def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettin
     output = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - started
     evaluation = trainer.evaluate()
-    _save_atomically(trainer, tokenizer, adapter_out)
+    with staged_dir(adapter_out) as staging:
+        trainer.model.save_pretrained(str(staging))
+        tokenizer.save_pretrained(str(staging))
     history = list(trainer.state.log_history)
     train_losses = [row["loss"] for row in history if "loss" in row]
     shutil.rmtree(checkpoints, ignore_errors=True)
@@ -145,15 +146,3 @@ def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettin
         seconds=seconds, history=history,
     )
 
-
-def _save_atomically(trainer, tokenizer, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".staging-{target.name}-{uuid.uuid4().hex}")
-    try:
-        trainer.model.save_pretrained(str(staging))
-        tokenizer.save_pretrained(str(staging))
-        if target.exists():
-            shutil.rmtree(target)
-        os.rename(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
