@@ -173,10 +173,18 @@ def evaluate_and_promote(spec: AdapterSpec, paths: Paths, settings: TrainingSett
     base = prepare_base_model(settings.base_model, log=report)
     heldout = load_heldout(spec, settings)
     scratch = paths.data_dir / "eval" / "adapters"
-    candidate_loss = _adapter_loss(base, download_version(candidate, scratch / f"{spec.key}-v{candidate.version}"), heldout, settings)
+    from peft import PeftModel
+
+    tokenizer = load_tokenizer(base)
+    # one base model, both adapters loaded onto it and scored in turn
+    model = PeftModel.from_pretrained(load_model(base), str(download_version(candidate, scratch / f"{spec.key}-v{candidate.version}")),
+                                      adapter_name="candidate")
+    candidate_loss = assistant_token_loss(model, tokenizer, heldout, settings.max_seq_length)
     champion_loss = None
     if current is not None and str(current.version) != str(candidate.version):
-        champion_loss = _adapter_loss(base, download_version(current, scratch / f"{spec.key}-v{current.version}"), heldout, settings)
+        model.load_adapter(str(download_version(current, scratch / f"{spec.key}-v{current.version}")), adapter_name="champion")
+        model.set_adapter("champion")
+        champion_loss = assistant_token_loss(model, tokenizer, heldout, settings.max_seq_length)
     promoted = current is None or (str(current.version) != str(candidate.version) and candidate_loss < champion_loss)
     if promoted:
         client.set_registered_model_alias(spec.registered_model, CHAMPION, candidate.version)
@@ -190,9 +198,3 @@ def evaluate_and_promote(spec: AdapterSpec, paths: Paths, settings: TrainingSett
            + (" -> champion" if promoted else " -> champion unchanged"))
     return EvalOutcome(str(candidate.version), candidate_loss, str(current.version) if current else None, champion_loss, promoted)
 
-
-def _adapter_loss(base: BaseModel, adapter_dir: Path, heldout: list[list[dict]], settings: TrainingSettings) -> float:
-    from peft import PeftModel
-
-    model = PeftModel.from_pretrained(load_model(base), str(adapter_dir))
-    return assistant_token_loss(model, load_tokenizer(base), heldout, settings.max_seq_length)
