@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", parents=[common], help="materialize the knowledge assets through Dagster")
     index.add_argument("--eval", action="store_true", help="also materialize retrieval_eval on the golden set")
-    index.add_argument("-v", "--verbose", action="store_true", help="show Dagster's full event log (progress with ETA is always shown)")
+    index.add_argument("-v", "--verbose", action="store_true", help="show Dagster's full event log instead of progress bars")
     index.set_defaults(handler=_index)
 
     search = commands.add_parser("search", parents=[common], help="hybrid search of the knowledge index")
@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", parents=[common], help="materialize an adapter's dataset, LoRA and evaluation through Dagster")
     train.add_argument("adapter", choices=["core", "sport"])
     train.add_argument("--max-steps", type=int, help="training steps (default from training/defaults.yaml)")
-    train.add_argument("-v", "--verbose", action="store_true", help="show Dagster's full event log (progress with ETA is always shown)")
+    train.add_argument("-v", "--verbose", action="store_true", help="show Dagster's full event log instead of progress bars")
     train.set_defaults(handler=_train)
 
     ask = commands.add_parser("ask", parents=[common], help="answer in the coach's voice, with citations to his own texts")
@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", parents=[common], help="materialize retrieval_eval and consilium_eval through Dagster")
     evaluate.add_argument("--questions", type=int, default=3, help="questions per set for the consilium ablations (default 3)")
-    evaluate.add_argument("-v", "--verbose", action="store_true", help="show Dagster's full event log (progress with ETA is always shown)")
+    evaluate.add_argument("-v", "--verbose", action="store_true", help="show Dagster's full event log instead of progress bars")
     evaluate.set_defaults(handler=_eval)
 
     validate = commands.add_parser("validate", parents=[common], help="check the worldview examples and print every problem")
@@ -90,11 +90,10 @@ def _index(args) -> int:
     paths = Paths.resolve()
     print(f"indexing {paths.materials_dir} -> {paths.data_dir}", file=sys.stderr)
     started = time.perf_counter()
-    level = "DEBUG" if args.verbose else "INFO"
     result = dg.materialize(
         [*defs.assets, *defs.asset_checks], selection=selection,
         instance=_dagster_instance(), resources=defs.resources,
-        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+        run_config=_console(args),
         tags={**INDEX_WRITER_TAG, "persona/source": "cli"}, raise_on_error=False,
     )
     elapsed = time.perf_counter() - started
@@ -120,6 +119,17 @@ def _index(args) -> int:
     return 0
 
 
+def _console(args) -> dict:
+    """In a terminal: progress bars with ETA and the stage messages, Dagster's log only for warnings.
+    Elsewhere (a pipe, CI) or with -v: the log lines, which carry the same progress with ETA."""
+    from . import progress
+
+    bars = sys.stderr.isatty() and not args.verbose
+    progress.draw_in_terminal(sys.stderr if bars else None)
+    level = "DEBUG" if args.verbose else "WARNING" if bars else "INFO"
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
+
+
 def _dagster_instance():
     import dagster as dg
 
@@ -138,7 +148,7 @@ def _train(args) -> int:
     defs = build_definitions()
     eval_asset = f"{spec.asset_name.removeprefix('lora_')}_eval"
     selection = ["base_model", f"sft_dataset_{spec.key}", spec.asset_name, eval_asset]
-    run_config = {"loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}}}
+    run_config = _console(args)
     if args.max_steps:
         run_config["ops"] = {spec.asset_name: {"config": {"max_steps": args.max_steps}}}
     print(f"training {spec.title} on {Paths.resolve().materials_dir / spec.examples_folder}", file=sys.stderr)
@@ -153,7 +163,8 @@ def _train(args) -> int:
     if not result.success:
         raise UserError("the training run failed; rerun with --verbose to see the Dagster log")
     trained, evaluated = _metadata(result, spec.asset_name), _metadata(result, eval_asset)
-    print(f"MLflow run: {trained['mlflow_run_id']}")
+    print(f"MLflow run: {trained['mlflow_run_id']} ({trained['mlflow_run']})")
+    print(f"adapter files: {trained['adapter_dir']}")
     print(f"registered: {trained['registered_model']} version {trained['version']}")
     print(f"held-out loss: adapter {trained['heldout_loss']:.4f}, base model {trained['base_heldout_loss']:.4f}")
     if evaluated["became_champion"]:
@@ -201,8 +212,7 @@ def _eval(args) -> int:
     from .defs.definitions import build_definitions
 
     defs = build_definitions()
-    run_config = {"loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}},
-                  "ops": {"consilium_eval": {"config": {"questions_per_set": args.questions}}}}
+    run_config = {**_console(args), "ops": {"consilium_eval": {"config": {"questions_per_set": args.questions}}}}
     started = time.perf_counter()
     result = dg.materialize([*defs.assets, *defs.asset_checks], selection=["retrieval_eval", "consilium_eval"],
                             instance=_dagster_instance(), resources=defs.resources, run_config=run_config,
@@ -211,7 +221,7 @@ def _eval(args) -> int:
         raise UserError("the evaluation run failed; rerun with --verbose to see the Dagster log")
     retrieval, consilium = _metadata(result, "retrieval_eval"), _metadata(result, "consilium_eval")
     print(f"retrieval on {retrieval['questions']} golden questions:\n{retrieval['by_mode']}")
-    print(f"consilium ({consilium['adapters']}), MLflow run {consilium['mlflow_run_id']}:\n{consilium['by_configuration']}")
+    print(f"consilium ({consilium['adapters']}), MLflow run {consilium['mlflow_run']}:\n{consilium['by_configuration']}")
     print(f"routing accuracy: {consilium['routing_accuracy']:.3f}")
     print(f"time: {time.perf_counter() - started:.1f} s (Dagster run {result.run_id})")
     return 0

@@ -1,15 +1,19 @@
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLES = PROJECT / "raw_materials"
+SCREENSHOTS = PROJECT / "test-artifacts" / "screenshots"
+TINY_RUN = {"max_steps": 2, "eval_steps": 2, "logging_steps": 1, "batch_size": 2, "sample_generations": 1, "sample_max_new_tokens": 8}
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +79,71 @@ def tiny_base(tmp_path_factory, smollm2):
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return BaseModel(str(folder), str(folder), "tiny-random-llama", "test")
+
+
+def train_core(materials: Path, data: Path, instance, uri: str, **overrides):
+    """The CoreSelf dataset, a short LoRA run on the real base model, and the champion comparison."""
+    from persona_pipeline.defs.definitions import build_definitions
+    from persona_pipeline.defs.resources import MlflowTracking
+
+    defs = build_definitions(str(materials), str(data))
+    return dg.materialize([*defs.assets, *defs.asset_checks],
+                          selection=["base_model", "sft_dataset_core", "lora_core_self", "core_self_eval"],
+                          instance=instance, resources={**defs.resources, "mlflow_tracking": MlflowTracking(tracking_uri=uri)},
+                          raise_on_error=False, run_config={"ops": {"lora_core_self": {"config": {**TINY_RUN, **overrides}}}})
+
+
+@pytest.fixture(scope="session")
+def core_runs(tmp_path_factory, smollm2):
+    """Two short CoreSelf trainings into one MLflow store, shared by the tracking test and the MLflow UI test.
+    The second has a zero learning rate: registered as version 2, but it must not take the champion alias."""
+    root = tmp_path_factory.mktemp("core-runs")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    instance = dg.DagsterInstance.ephemeral()
+    first = train_core(SAMPLES, root / "data", instance, uri)
+    second = train_core(SAMPLES, root / "data", instance, uri, learning_rate=0.0)
+    return SimpleNamespace(uri=uri, root=root, data=root / "data", instance=instance, first=first, second=second)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from ui_servers import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (scripts/test.sh does it)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser page; its screenshot goes to test-artifacts/screenshots/ when the test fails."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    # first-visit pop-ups that would cover the page: Dagster's community dialog, MLflow's assistant panel
+    context.add_init_script("""
+        localStorage.setItem('communityNux', '"1"');
+        localStorage.setItem('mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'true');
+        localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false');
+    """)
+    page = context.new_page()
+    # the first page load of a freshly started server takes a while on 2 cores
+    page.set_default_timeout(30_000)
+    expect.set_options(timeout=30_000)
+    yield page
+    report = getattr(request.node, "report_call", None)
+    shot = SCREENSHOTS / f"{request.node.name}.png"
+    if report is None or report.failed:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+    else:
+        shot.unlink(missing_ok=True)  # an earlier failure's picture would mislead
+    context.close()

@@ -7,11 +7,8 @@ import torch
 from mlflow import MlflowClient
 from peft import PeftModel
 
-from conftest import SAMPLES, check_results, metadata
-from persona_pipeline.defs.definitions import build_definitions
+from conftest import SAMPLES, check_results, metadata, train_core
 from persona_pipeline.training.base_model import load_model, load_tokenizer
-
-TINY_RUN = {"max_steps": 2, "eval_steps": 2, "logging_steps": 1, "batch_size": 2, "sample_generations": 1, "sample_max_new_tokens": 8}
 
 
 @pytest.fixture
@@ -23,25 +20,16 @@ def tracking(tmp_path, monkeypatch):
     return uri
 
 
-def train_core(materials, data, instance, **overrides):
-    defs = build_definitions(str(materials), str(data))
-    return dg.materialize([*defs.assets, *defs.asset_checks],
-                          selection=["base_model", "sft_dataset_core", "lora_core_self", "core_self_eval"],
-                          instance=instance, resources=defs.resources, raise_on_error=False,
-                          run_config={"ops": {"lora_core_self": {"config": {**TINY_RUN, **overrides}}}})
-
-
-def test_training_is_tracked_registered_and_the_alias_moves_only_when_better(tmp_path, tracking):
-    instance = dg.DagsterInstance.ephemeral()
-    data = tmp_path / "data"
-    first = train_core(SAMPLES, data, instance)
+def test_training_is_tracked_registered_and_the_alias_moves_only_when_better(tmp_path, core_runs):
+    first, uri = core_runs.first, core_runs.uri
+    mlflow.set_tracking_uri(uri)
     assert first.success
     assert check_results(first)["examples_valid"]
     dataset_meta, trained = metadata(first, "sft_dataset_core"), metadata(first, "lora_core_self")
     assert dataset_meta["train"] + dataset_meta["eval"] == 60 and dataset_meta["tokens_max"] <= 512
     assert metadata(first, "core_self_eval")["became_champion"] is True
 
-    client = MlflowClient(tracking)
+    client = MlflowClient(uri)
     run = client.get_run(trained["mlflow_run_id"])
     assert run.info.status == "FINISHED"
     params = run.data.params
@@ -57,6 +45,12 @@ def test_training_is_tracked_registered_and_the_alias_moves_only_when_better(tmp
     assert {t.value for d in inputs.values() for t in d.tags if t.key == "mlflow.data.context"} == {"train", "eval"}
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "adapter")}
     assert {"adapter/adapter_config.json", "adapter/adapter_model.safetensors"} <= artifacts
+    assert "loss_curve.png" in {a.path for a in client.list_artifacts(run.info.run_id)}
+    # what the Dagster asset page shows: the loss curve inline, and links into the MLflow UI
+    assert trained["loss_curve"].startswith("![train and eval loss by step](data:image/png;base64,")
+    assert trained["mlflow_run"] == f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    assert trained["mlflow_model_version"].endswith("/#/models/persona-core-self/versions/1")
+    assert dataset_meta["token_lengths"].startswith("![conversation token lengths](data:image/png;base64,")
     table = mlflow.load_table("sample_generations.json", run_ids=[run.info.run_id])
     assert list(table.columns)[:4] == ["prompt", "reference", "base", "adapter"] and len(table) == 1
 
@@ -78,16 +72,16 @@ def test_training_is_tracked_registered_and_the_alias_moves_only_when_better(tmp
     assert (tuned - plain).abs().max() > 1e-3
 
     # a zero learning rate leaves the adapter at its identity initialisation: not better, so no promotion
-    second = train_core(SAMPLES, data, instance, learning_rate=0.0)
+    second = core_runs.second
     assert second.success
     assert metadata(second, "lora_core_self")["version"] == "2"
     assert metadata(second, "core_self_eval")["became_champion"] is False
     assert str(client.get_model_version_by_alias("persona-core-self", "champion").version) == "1"
 
     # a run that fails mid-training is FAILED in MLflow and registers nothing
-    third = train_core(SAMPLES, data, instance, target_modules=["no_such_projection"])
+    third = train_core(SAMPLES, tmp_path / "data", dg.DagsterInstance.ephemeral(), uri, target_modules=["no_such_projection"])
     assert not third.success
-    runs = mlflow.search_runs(experiment_names=["persona-adapters"], output_format="list")
+    runs = client.search_runs([client.get_experiment_by_name("persona-adapters").experiment_id])
     assert sorted(r.info.status for r in runs) == ["FAILED", "FINISHED", "FINISHED"]
     assert len(client.search_model_versions("name='persona-core-self'")) == 2
 
@@ -98,7 +92,7 @@ def test_one_bad_example_among_good_ones_fails_the_blocking_check(tmp_path, trac
     good = (SAMPLES / "worldview" / "core" / "principles_en.yaml").read_text()
     (materials / "worldview" / "core" / "good.yaml").write_text(good)
     (materials / "worldview" / "core" / "bad.jsonl").write_text('{"id": "x", "messages": [{"role": "user", "content": "q"}]}\n')
-    result = train_core(materials, tmp_path / "data", dg.DagsterInstance.ephemeral())
+    result = train_core(materials, tmp_path / "data", dg.DagsterInstance.ephemeral(), tracking)
     assert not result.success
     assert check_results(result)["examples_valid"] is False
     assert metadata(result, "sft_dataset_core")["train"] + metadata(result, "sft_dataset_core")["eval"] == 20
@@ -109,7 +103,7 @@ def test_no_valid_examples_fails_with_every_problem(tmp_path, tracking):
     materials = tmp_path / "materials"
     (materials / "worldview" / "core").mkdir(parents=True)
     (materials / "worldview" / "core" / "bad.jsonl").write_text('{"id": "x", "messages": [{"role": "user", "content": "q"}]}\n')
-    result = train_core(materials, tmp_path / "data", dg.DagsterInstance.ephemeral())
+    result = train_core(materials, tmp_path / "data", dg.DagsterInstance.ephemeral(), tracking)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "worldview/core/bad.jsonl:1 [x] messages: missing assistant turn" in failure.event_specific_data.error.message

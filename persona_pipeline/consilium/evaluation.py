@@ -23,9 +23,10 @@ class HeldoutPrompt:
 
 
 def evaluate_consilium(consilium, embedder, golden: list[GoldenQuestion], heldout: list[HeldoutPrompt],
-                       max_new_tokens: int, log=lambda message: None) -> dict:
+                       max_new_tokens: int, log=lambda message: None, progress=lambda done, total: None) -> dict:
     """Metrics per configuration and one row per (question, configuration) for the table."""
     rows, metrics = [], {}
+    total = len(CONFIGURATIONS) * (len(heldout) + len(golden))
     for name, (adapters, rag) in CONFIGURATIONS.items():
         log(f"consilium eval: {name}")
         similarity, losses, cited_ok, retrieved_ok = [], [], [], []
@@ -34,6 +35,7 @@ def evaluate_consilium(consilium, embedder, golden: list[GoldenQuestion], heldou
             similarity.append(_cosine(embedder, answer.text, item.reference))
             losses.append(consilium.reference_loss(item.question, item.reference, adapters=adapters, rag=rag))
             rows.append(_row(name, "held-out", item.question, answer, item.reference, similarity[-1]))
+            progress(len(rows), total)
         for question in golden:
             answer = consilium.ask(question.question, adapters=adapters, rag=rag, max_new_tokens=max_new_tokens)
             if rag:
@@ -41,6 +43,7 @@ def evaluate_consilium(consilium, embedder, golden: list[GoldenQuestion], heldou
                 cited = [c for c in answer.citations if c.number in answer.cited_numbers()]
                 cited_ok.append(bool(cited) and all(c.source == question.source for c in cited))
             rows.append(_row(name, "golden", question.question, answer, question.source, None))
+            progress(len(rows), total)
         metrics[name] = {
             "answer_similarity": float(np.mean(similarity)) if similarity else None,
             "reference_loss": float(np.mean(losses)) if losses else None,

@@ -3,12 +3,15 @@ import statistics
 
 import dagster as dg
 
+from .. import charts
+from ..progress import Announcer
 from ..sft.dataset import EmptyDataset
 from ..training.adapters import ADAPTERS, AdapterSpec
 from ..training.base_model import prepare_base_model
 from ..training.pipeline import build_sft_dataset, evaluate_and_promote, train_adapter, validate_examples
 from ..training.settings import TrainingSettings
-from .metadata import markdown_table
+from ..training.tracking import model_version_url, run_url
+from .metadata import image, markdown_table
 from .resources import MlflowTracking, PersonaPaths
 
 
@@ -19,21 +22,13 @@ class LoraTrainingConfig(TrainingSettings, dg.Config):
 @dg.asset(group_name="training", kinds={"transformers"}, owners=["team:persona"],
           description="The base LLM as a local safetensors snapshot (the packaged SmolLM2 GGUF is converted once).")
 def base_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    base = prepare_base_model(TrainingSettings().base_model, log=context.log.info)
+    base = prepare_base_model(TrainingSettings().base_model, log=Announcer(context.log.info))
     return dg.MaterializeResult(metadata={"model_id": base.model_id, "revision": base.revision[:16],
                                           "path": dg.MetadataValue.path(base.path)})
 
 
 def _problem_table(problems) -> str:
     return markdown_table(["file", "line", "example", "field", "problem"], [[p.file, p.line, p.example_id, p.field, p.message] for p in problems])
-
-
-def _mlflow_links(uri: str, experiment_id: str, run_id: str, spec: AdapterSpec, version: str) -> dict:
-    if uri.startswith("http"):
-        root = uri.rstrip("/")
-        return {"mlflow_run": dg.MetadataValue.url(f"{root}/#/experiments/{experiment_id}/runs/{run_id}"),
-                "mlflow_model_version": dg.MetadataValue.url(f"{root}/#/models/{spec.registered_model}/versions/{version}")}
-    return {"mlflow_tracking_uri": uri}
 
 
 def build_adapter_assets(spec: AdapterSpec) -> list:
@@ -45,7 +40,7 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
     def sft_dataset(context: dg.AssetExecutionContext, persona_paths: PersonaPaths) -> dg.MaterializeResult:
         settings = TrainingSettings()
         try:
-            result = build_sft_dataset(spec, persona_paths.paths(), settings, prepare_base_model(settings.base_model, log=context.log.info))
+            result = build_sft_dataset(spec, persona_paths.paths(), settings, prepare_base_model(settings.base_model, log=Announcer(context.log.info)))
         except EmptyDataset as exc:
             _, problems = validate_examples(spec, persona_paths.paths(), settings)
             raise dg.Failure(description=f"{spec.title}: {exc}. Problems:\n" + "\n".join(str(p) for p in problems),
@@ -58,7 +53,10 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
             "path": dg.MetadataValue.path(str(result.dataset.path)), "digest": result.dataset.digest[:16],
             "train": len(data["train"]), "eval": len(data["eval"]), "problems": len(result.problems),
             "tokens_mean": round(statistics.mean(lengths), 1), "tokens_p95": lengths[int(0.95 * (len(lengths) - 1))],
-            "tokens_max": lengths[-1], "preview": dg.MetadataValue.md(markdown_table(["id", "user", "assistant"], preview)),
+            "tokens_max": lengths[-1],
+            "token_lengths": image(charts.token_histogram(lengths, f"{spec.title} conversation length (base tokenizer)", settings.max_seq_length),
+                                   "conversation token lengths"),
+            "preview": dg.MetadataValue.md(markdown_table(["id", "user", "assistant"], preview)),
         })
 
     @dg.asset_check(asset=dataset_name, name="examples_valid", blocking=True,
@@ -75,14 +73,18 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
     def lora(context: dg.AssetExecutionContext, config: LoraTrainingConfig, persona_paths: PersonaPaths,
              mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
         settings = TrainingSettings(**config.model_dump())
-        outcome = train_adapter(spec, persona_paths.paths(), settings, report=context.log.info, uri=mlflow_tracking.uri(),
+        outcome = train_adapter(spec, persona_paths.paths(), settings, report=Announcer(context.log.info), uri=mlflow_tracking.uri(),
                                 tags={"dagster.run_id": context.run.run_id, "dagster.asset": spec.asset_name})
+        uri = outcome.tracking_uri
         return dg.MaterializeResult(metadata={
             "mlflow_run_id": outcome.run_id, "registered_model": spec.registered_model, "version": outcome.version,
             "steps": outcome.steps, "eval_loss": outcome.eval_loss, "heldout_loss": outcome.heldout_loss,
             "base_heldout_loss": outcome.base_heldout_loss, "seconds": round(outcome.seconds, 1),
-            "resumed_from_checkpoint": outcome.resumed_from or "",
-            **_mlflow_links(outcome.tracking_uri, outcome.experiment_id, outcome.run_id, spec, outcome.version)})
+            "resumed_from_checkpoint": outcome.resumed_from or "", "adapter_dir": dg.MetadataValue.path(str(outcome.adapter_dir)),
+            "loss_curve": image(charts.loss_curves(outcome.loss_history, f"{spec.title} loss"), "train and eval loss by step"),
+            "mlflow_run": dg.MetadataValue.url(run_url(uri, outcome.experiment_id, outcome.run_id)),
+            "mlflow_model_version": dg.MetadataValue.url(model_version_url(uri, spec.registered_model, outcome.version)),
+            "mlflow_tracking_uri": uri})
 
     @dg.asset(name=eval_name, deps=[spec.asset_name], group_name="evaluation", kinds={"mlflow"}, owners=["team:persona"],
               description=f"Compares the newest {spec.title} version with the champion on the held-out set; moves the alias only when better.")
@@ -91,10 +93,11 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
         if trained is None:
             raise dg.Failure(f"{spec.asset_name} has not been materialized yet")
         version = str(trained.asset_materialization.metadata["version"].value)
-        outcome = evaluate_and_promote(spec, persona_paths.paths(), TrainingSettings(), version, report=context.log.info,
+        outcome = evaluate_and_promote(spec, persona_paths.paths(), TrainingSettings(), version, report=Announcer(context.log.info),
                                        uri=mlflow_tracking.uri())
         return dg.MaterializeResult(metadata={
             "version": outcome.version, "heldout_loss": outcome.heldout_loss, "became_champion": outcome.promoted,
+            "mlflow_model_version": dg.MetadataValue.url(model_version_url(mlflow_tracking.uri(), spec.registered_model, outcome.version)),
             "previous_champion": outcome.champion_version or "", "champion_heldout_loss": outcome.champion_loss})
 
     return [sft_dataset, examples_valid, lora, adapter_eval]

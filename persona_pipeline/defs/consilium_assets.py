@@ -2,14 +2,16 @@
 import dagster as dg
 import mlflow
 
+from .. import charts
 from ..consilium.evaluation import CONFIGURATIONS, HeldoutPrompt, evaluate_consilium
 from ..consilium.loading import open_consilium
+from ..progress import Announcer, Progress
 from ..rag.evaluation import load_golden_set
 from ..training.adapters import ADAPTERS
 from ..training.pipeline import load_heldout
 from ..training.settings import TrainingSettings
-from ..training.tracking import use_experiment
-from .metadata import markdown_table
+from ..training.tracking import run_url, use_experiment
+from .metadata import image, markdown_table
 from .resources import MlflowTracking, PersonaPaths
 
 METRICS = ("answer_similarity", "reference_loss", "expected_source_retrieved", "citations_in_answer_correct")
@@ -26,7 +28,8 @@ class ConsiliumEvalConfig(dg.Config):
 def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfig, persona_paths: PersonaPaths,
                    mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
     paths, knowledge = persona_paths.paths(), persona_paths.knowledge_config()
-    consilium = open_consilium(paths, uri=mlflow_tracking.uri(), log=context.log.info)
+    announce = Announcer(context.log.info)
+    consilium = open_consilium(paths, uri=mlflow_tracking.uri(), log=announce)
     golden = load_golden_set(knowledge.golden_set)[: config.questions_per_set]
     heldout = []
     for key, spec in ADAPTERS.items():
@@ -35,7 +38,7 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
             reference = next(m["content"] for m in messages if m["role"] == "assistant")
             heldout.append(HeldoutPrompt(user, reference, sport=key == "sport"))
     results = evaluate_consilium(consilium, consilium.retriever.embedder, golden, heldout, config.max_new_tokens,
-                                 log=context.log.info)
+                                 log=announce, progress=Progress(announce, "consilium answers", "answers").update)
     use_experiment(mlflow_tracking.uri(), "persona-consilium")
     with mlflow.start_run(run_name="consilium_eval", tags={"dagster.run_id": context.run.run_id,
                                                            "adapters": "; ".join(consilium.adapters.available.values()) or "none"}) as run:
@@ -44,12 +47,15 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
             mlflow.log_metrics({f"{name}.{metric}": value for metric, value in values.items() if value is not None})
         mlflow.log_metric("routing_accuracy", results["routing_accuracy"])
         mlflow.log_table({k: [row[k] for row in results["rows"]] for k in results["rows"][0]}, artifact_file="answers.json")
-        mlflow.log_figure(_plot(results["metrics"]), "consilium_eval.png")
+        mlflow.log_figure(_figure(results["metrics"]), "consilium_eval.png")
+        experiment_id = run.info.experiment_id
     table = markdown_table(["configuration", *METRICS],
                            [[name, *[_fmt(results["metrics"][name][m]) for m in METRICS]] for name in CONFIGURATIONS])
     return dg.MaterializeResult(metadata={
         "by_configuration": dg.MetadataValue.md(table), "routing_accuracy": results["routing_accuracy"],
-        "mlflow_run_id": run.info.run_id, "adapters": "; ".join(consilium.adapters.available.values()) or "none",
+        "chart": image(_figure(results["metrics"]), "consilium metrics by configuration"),
+        "mlflow_run_id": run.info.run_id, "mlflow_run": dg.MetadataValue.url(run_url(mlflow_tracking.uri(), experiment_id, run.info.run_id)),
+        "adapters": "; ".join(consilium.adapters.available.values()) or "none",
         "questions": len(golden) + len(heldout)})
 
 
@@ -57,19 +63,6 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _plot(metrics: dict):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    names = list(metrics)
-    axes[0].bar(names, [metrics[n]["answer_similarity"] or 0 for n in names], color="#4c78a8")
-    axes[0].set_title("answer similarity to reference (cosine)")
-    axes[1].bar(names, [metrics[n]["reference_loss"] or 0 for n in names], color="#f58518")
-    axes[1].set_title("reference answer loss (lower is better)")
-    for axis in axes:
-        axis.tick_params(axis="x", labelrotation=20)
-    figure.tight_layout()
-    return figure
+def _figure(metrics: dict):
+    return charts.metric_bars(metrics, {"answer_similarity": "answer similarity to reference (cosine)",
+                                        "reference_loss": "reference answer loss (lower is better)"})

@@ -4,8 +4,10 @@ import time
 
 import dagster as dg
 
+from .. import charts
+from ..progress import Progress
 from ..rag import build
-from .metadata import markdown_table
+from .metadata import image, markdown_table
 from .resources import EmbedderResource, PersonaPaths
 
 GROUP = "knowledge"
@@ -35,7 +37,8 @@ def knowledge_documents(context: dg.AssetExecutionContext, persona_paths: Person
           description="Token-aware chunks that fit the embedder's window, with source, type, title and location.")
 def knowledge_chunks(persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
     config = persona_paths.knowledge_config()
-    chunks = build.build_chunks(persona_paths.paths(), config, embedder.load(config))
+    model = embedder.load(config)
+    chunks = build.build_chunks(persona_paths.paths(), config, model)
     by_type: dict[str, int] = {}
     for chunk in chunks:
         by_type[chunk.kind] = by_type.get(chunk.kind, 0) + 1
@@ -45,6 +48,7 @@ def knowledge_chunks(persona_paths: PersonaPaths, embedder: EmbedderResource) ->
         "chunks_by_type": dg.MetadataValue.json(by_type),
         "tokens_max": tokens[-1],
         "tokens_median": tokens[len(tokens) // 2],
+        "token_lengths": image(charts.token_histogram(tokens, "chunk length (embedder tokens)", model.window), "chunk token lengths"),
         "preview": dg.MetadataValue.md(markdown_table(["chunk", "location", "tokens", "text"],
                                                       [[c.chunk_id, c.location_label(), c.n_tokens, c.text[:90]] for c in chunks[:15]])),
     })
@@ -56,16 +60,8 @@ def chunk_embeddings(context: dg.AssetExecutionContext, persona_paths: PersonaPa
     config = persona_paths.knowledge_config()
     model = embedder.load(config)
     started = time.perf_counter()
-    last_logged = [0.0]
-
-    def progress(done: int, total: int) -> None:
-        elapsed = time.perf_counter() - started
-        if done == total or elapsed - last_logged[0] > 5:
-            last_logged[0] = elapsed
-            eta = elapsed / done * (total - done) if done else 0
-            context.log.info(f"embedded {done}/{total} new chunks, {elapsed:.0f} s elapsed, ETA {eta:.0f} s")
-
-    chunks, _, fresh = build.embed_chunks(persona_paths.paths(), model, progress)
+    progress = Progress(context.log.info, "embedding new chunks", "chunks")
+    chunks, _, fresh = build.embed_chunks(persona_paths.paths(), model, progress.update)
     return dg.MaterializeResult(metadata={
         "model": model.name, "dim": model.dim, "chunks": len(chunks),
         "newly_embedded": fresh, "from_cache": len(chunks) - fresh,

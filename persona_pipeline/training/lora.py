@@ -67,8 +67,7 @@ class PersonaSFTTrainer(SFTTrainer):
 class _ProgressCallback(TrainerCallback):
     def __init__(self, report: Callable[[dict], None]):
         self.report = report
-        self.started = time.perf_counter()
-        self.last_tokens, self.last_time = 0, self.started
+        self.last_tokens, self.last_time = 0, time.perf_counter()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         now = time.perf_counter()
@@ -77,8 +76,6 @@ class _ProgressCallback(TrainerCallback):
         if "loss" in row and now > self.last_time:
             row["tokens_per_second"] = (tokens - self.last_tokens) / (now - self.last_time)
             self.last_tokens, self.last_time = tokens, now
-        done = max(state.global_step, 1)
-        row["eta_seconds"] = (now - self.started) / done * max(state.max_steps - state.global_step, 0)
         self.report(row)
 
 

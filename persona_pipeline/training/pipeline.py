@@ -16,6 +16,8 @@ from mlflow import MlflowClient
 from ..sft.dataset import SftDataset, build_dataset, load_latest, with_system_prompt
 from ..sft.examples import Example, Problem
 from ..sft.validation import load_and_validate
+from .. import charts
+from ..progress import Progress
 from ..settings import Paths
 from .adapters import CHAMPION, AdapterSpec
 from .base_model import BaseModel, load_model, load_tokenizer, prepare_base_model
@@ -47,6 +49,8 @@ class TrainingOutcome:
     base_heldout_loss: float
     seconds: float
     resumed_from: str | None
+    loss_history: dict[str, list[tuple[int, float]]]  # "train" / "eval" -> (step, loss)
+    adapter_dir: Path
 
 
 def conversation_counter(tokenizer) -> Callable[[list[dict]], int]:
@@ -90,7 +94,7 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
     uri = tracking_uri(uri)
     experiment_id = use_experiment(uri)
     client = MlflowClient(uri)
-    run_name = f"{spec.title} {dt.datetime.now():%Y-%m-%d %H:%M}"
+    run_name = f"{spec.title} {dt.datetime.now():%m-%d %H:%M:%S}"
     started = time.perf_counter()
     with mlflow.start_run(run_name=run_name, tags={"adapter": spec.title, "persona.adapter_key": spec.key, **(tags or {})}) as run:
         mlflow.log_params({**{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in settings.model_dump().items()
@@ -105,18 +109,23 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
             mlflow.log_input(mlflow.data.from_pandas(frame, source=str(dataset.path), name=f"sft_{spec.key}_{split}",
                                                      digest=dataset.digest[:16]), context=split)
 
+        steps = Progress(report, f"training {spec.title}", "steps")
+        history: dict[str, list[tuple[int, float]]] = {"train": [], "eval": []}
+
         def progress(row: dict) -> None:
+            for key, name in (("loss", "train"), ("eval_loss", "eval")):
+                if key in row:
+                    history[name].append((row["step"], float(row[key])))
             if "loss" in row or "eval_loss" in row:
-                parts = [f"step {row['step']}/{row['max_steps']}"]
-                parts += [f"{k} {row[k]:.4f}" for k in ("loss", "eval_loss") if k in row]
+                details = {k: row[k] for k in ("loss", "eval_loss") if k in row}
                 if "tokens_per_second" in row:
-                    parts.append(f"{row['tokens_per_second']:.0f} tok/s")
-                parts.append(f"ETA {row['eta_seconds']:.0f} s")
-                report(", ".join(parts))
+                    details["tok/s"] = round(row["tokens_per_second"])
+                steps.update(row["step"], row["max_steps"], **details)
 
         adapter_dir = paths.data_dir / "adapters" / spec.key / run.info.run_id
         result = train_lora(base=base, dataset=dataset, settings=settings, work_dir=paths.data_dir / "checkpoints" / spec.key,
                             adapter_out=adapter_dir, report=progress, extra_callbacks=[MlflowStepMetrics()])
+        steps.close()
         if result.resumed_from:
             mlflow.set_tag("resumed_from_checkpoint", Path(result.resumed_from).name)
         report("scoring the held-out set: base model vs adapter")
@@ -125,13 +134,15 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
                             "base_heldout_loss": base_loss, "train_seconds": result.seconds,
                             "train_tokens_per_second": result.tokens_per_second})
         mlflow.log_table(samples, artifact_file="sample_generations.json")
+        mlflow.log_figure(charts.loss_curves(history, f"{spec.title} loss"), "loss_curve.png")
         mlflow.log_artifacts(str(adapter_dir), artifact_path="adapter")
         version = register_version(client, spec.registered_model, run.info.run_id,
                                    tags={"heldout_loss": f"{adapter_loss:.6f}", "dataset_digest": dataset.digest[:16],
                                          "base_model_revision": base.revision[:16]})
         mlflow.set_tag("registered_version", version.version)
     return TrainingOutcome(run.info.run_id, str(version.version), experiment_id, uri, result.steps, result.eval_loss,
-                           adapter_loss, base_loss, time.perf_counter() - started, result.resumed_from)
+                           adapter_loss, base_loss, time.perf_counter() - started, result.resumed_from, history,
+                           adapter_dir)
 
 
 def _heldout_comparison(base: BaseModel, adapter_dir: Path, heldout: list[list[dict]], settings: TrainingSettings):

@@ -13,11 +13,28 @@ from .adapters import CHAMPION
 
 EXPERIMENT = "persona-adapters"
 DEFAULT_STORE = PROJECT_DIR / "mlruns"
+DEFAULT_UI = "http://127.0.0.1:5000"  # where the README's `mlflow ui` command serves the local store
 
 
 def tracking_uri(explicit: str | None = None) -> str:
     """MLFLOW_TRACKING_URI (a server or another store) wins; else a SQLite file inside the project."""
     return explicit or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{DEFAULT_STORE / 'mlflow.db'}"
+
+
+def ui_url(uri: str) -> str:
+    """Where a person opens runs of this store: the tracking server itself, else PERSONA_MLFLOW_UI or the
+    README's local `mlflow ui` address."""
+    if uri.startswith(("http://", "https://")):
+        return uri.rstrip("/")
+    return os.environ.get("PERSONA_MLFLOW_UI", DEFAULT_UI).rstrip("/")
+
+
+def run_url(uri: str, experiment_id: str, run_id: str) -> str:
+    return f"{ui_url(uri)}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def model_version_url(uri: str, name: str, version: str) -> str:
+    return f"{ui_url(uri)}/#/models/{name}/versions/{version}"
 
 
 def use_experiment(uri: str, name: str = EXPERIMENT) -> str:

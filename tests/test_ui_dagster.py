@@ -1,0 +1,132 @@
+"""Journeys through the real Dagster UI (`dagster dev` from the README) in headless Chromium: materialize the
+knowledge assets from the asset graph, and watch the running sensor re-index a file dropped into the materials."""
+import os
+import re
+import shutil
+import time
+from types import SimpleNamespace
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import PROJECT, SAMPLES
+from ui_servers import BIN, free_port, serve
+
+LOCATION = "persona_pipeline.defs.definitions"
+KNOWLEDGE_ASSETS = ["knowledge_documents", "knowledge_chunks", "chunk_embeddings", "knowledge_index"]
+RUN_TIMEOUT_MS = 240_000
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dagster-ui")
+    materials = root / "materials"
+    shutil.copytree(SAMPLES, materials, ignore=shutil.ignore_patterns("worldview"))
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PERSONA_MATERIALS_DIR": str(materials),
+           "PERSONA_DATA_DIR": str(root / "data"), "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+           "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+    with serve(command, cwd=PROJECT, env=env, ready_url=f"{url}/server_info", log=root / "dagster.log"):
+        yield SimpleNamespace(url=url, materials=materials, data=root / "data")
+
+
+def metadata_value(page, key: str):
+    """The value cell of one metadata row on an asset page."""
+    row = page.get_by_role("row").filter(has=page.get_by_role("cell", name=key, exact=True))
+    return row.get_by_role("cell").last
+
+
+def file_row(page, path: str):
+    """The row of the per-file status table (Markdown inside the `files` metadata row) for one file."""
+    return page.get_by_role("row").filter(has_text=path).last
+
+
+def test_knowledge_assets_materialize_from_the_asset_graph(dagster_ui, page):
+    page.goto(f"{dagster_ui.url}/asset-groups")
+    for group in ("knowledge", "sft", "training", "evaluation"):
+        expect(page.get_by_text(group, exact=True).first).to_be_visible()
+
+    page.goto(f"{dagster_ui.url}/locations/{LOCATION}/asset-groups/knowledge")
+    for asset in KNOWLEDGE_ASSETS:
+        expect(page.get_by_text(asset, exact=True).first).to_be_visible()
+    page.get_by_role("button", name="Materialize all").click()
+    launched = page.get_by_role("link", name="View", exact=True)
+    run_path = launched.get_attribute("href")
+    assert re.fullmatch(r"/runs/[0-9a-f-]{36}", run_path), run_path
+    launched.click()
+    expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    # the embedding progress with its ETA is in the run's event log
+    expect(page.get_by_text(re.compile(r"embedding new chunks: \d+/\d+ chunks.*ETA")).first).to_be_attached()
+
+    page.goto(f"{dagster_ui.url}/assets/knowledge_index")
+    expect(page.get_by_text("FAISS + BM25 + chunk store")).to_be_visible()
+    vectors = metadata_value(page, "vectors")
+    expect(vectors).to_have_text(re.compile(r"^\d+$"))
+    assert int(vectors.inner_text()) > 20
+    expect(metadata_value(page, "files_skipped")).to_have_text("0")
+    for path in sorted(p.relative_to(dagster_ui.materials).as_posix() for p in dagster_ui.materials.rglob("*.*")):
+        expect(file_row(page, path)).to_contain_text("indexed")
+
+    page.goto(f"{dagster_ui.url}/assets/knowledge_chunks")
+    metadata_value(page, "token_lengths").get_by_text("[Show Markdown]").click()
+    histogram = page.get_by_role("dialog").locator("img[src^='data:image/png']")
+    expect(histogram).to_be_visible()
+    assert histogram.evaluate("img => img.naturalWidth") > 100
+
+
+def test_a_dropped_file_is_reindexed_by_the_running_sensor(dagster_ui, page):
+    sensor_url = f"{dagster_ui.url}/locations/{LOCATION}/sensors/materials_sensor"
+    page.goto(sensor_url)
+    expect(page.get_by_role("row").filter(has_text="Running").get_by_role("checkbox")).to_be_checked()
+    page.get_by_role("button", name="Runs", exact=True).click()
+    # the sensor's first tick, when `dagster dev` started, indexed what was already there
+    expect(page.locator("a[href^='/runs/']").first).to_be_visible(timeout=90_000)
+    runs_before = set(_run_links(page))
+
+    (dagster_ui.materials / "articles" / "hill_repeats_in_snow.md").write_text(
+        "# Hill repeats in the snow\n\nIn January we run hill repeats up the 200 m slope behind the zebra-striped "
+        "barn, eight times, walking back down as recovery.\n", encoding="utf-8")
+
+    new_run = _wait_for_new_run(page, sensor_url, runs_before)
+    page.goto(f"{dagster_ui.url}{new_run}")
+    expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_text("Launched by materials_sensor")).to_be_visible()
+    page.get_by_role("button", name="View tags and config").click()
+    expect(page.get_by_role("dialog").get_by_text("persona/added: 1")).to_be_visible()
+    page.get_by_role("button", name="OK").click()
+
+    page.goto(f"{dagster_ui.url}/assets/knowledge_index")
+    expect(file_row(page, "articles/hill_repeats_in_snow.md")).to_contain_text("indexed")
+
+    from persona_pipeline.knowledge_config import load_config
+    from persona_pipeline.rag.embedding import Embedder
+    from persona_pipeline.rag.index_store import load_index
+    from persona_pipeline.rag.retrieval import Retriever
+
+    config = load_config(PROJECT / "RAG_config.yaml")
+    index = load_index(dagster_ui.data / "index")
+    hits = Retriever(index, Embedder(), config.candidates, config.rrf_k).search("hill repeats behind the zebra-striped barn", k=3)
+    assert hits[0].chunk.source == "articles/hill_repeats_in_snow.md"
+
+
+def _run_links(page) -> list[str]:
+    return [link.get_attribute("href") for link in page.locator("a[href^='/runs/']").all()]
+
+
+def _wait_for_new_run(page, sensor_url: str, before: set[str], timeout: float = 150) -> str:
+    """The sensor ticks every 30 s; its Runs tab lists what each tick launched."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page.goto(sensor_url)
+        page.get_by_role("button", name="Runs", exact=True).click()
+        page.wait_for_timeout(3000)
+        new = [link for link in _run_links(page) if link not in before and re.fullmatch(r"/runs/[0-9a-f-]{36}", link)]
+        if new:
+            return new[0]
+        page.wait_for_timeout(5000)
+    raise AssertionError(f"the sensor launched no run within {timeout:.0f} s of the new file")
