@@ -11,7 +11,15 @@ from pathlib import Path
 from .settings import PROJECT_DIR, Paths
 
 
+# the libraries' own bars (dataset saving, weight loading, artifact downloads) would bury the pipeline's
+# progress; set before those libraries are imported, which read them once
+QUIET_LIBRARY_BARS = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+                      "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    for name, value in QUIET_LIBRARY_BARS.items():
+        os.environ.setdefault(name, value)
     parser = _parser()
     args = parser.parse_args(argv)
     if args.materials:

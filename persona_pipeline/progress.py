@@ -44,12 +44,13 @@ class Progress:
         self.last_logged = self.started
         self.first: tuple[int, float] | None = None  # a resumed job starts part-way: rate counts from here
         self.bar = None
+        self.finished = False
 
     def update(self, done: int, total: int | None = None, **details) -> None:
         now = time.perf_counter()
         self.total = total or self.total
         self.first = self.first or (done, now)
-        if self.bar is None and _terminal is not None and self.total:
+        if self.bar is None and _terminal is not None and self.total and not self.finished:
             self.bar = tqdm(total=self.total, initial=done, desc=self.what, unit=self.unit, file=_terminal,
                             bar_format=BAR_FORMAT, mininterval=0.5, leave=True)
         if self.bar is not None:
@@ -67,6 +68,7 @@ class Progress:
             extra = "".join(f", {k} {_short(v)}" for k, v in details.items())
             self.log(f"{self.what}: {done}/{self.total} {self.unit}{extra}, {elapsed:.0f} s elapsed, ETA {eta:.0f} s")
         if finished:
+            self.finished = True  # later reports of the last step (an eval after the final train step) only log
             self.close()
 
     def close(self) -> None:

@@ -27,12 +27,15 @@ def test_in_a_terminal_a_bar_replaces_the_progress_lines_on_screen_but_not_in_th
     steps = Progress(announce, "training CoreSelf", "steps", every_seconds=3600)
     steps.update(2, 4, loss=2.5)
     steps.update(4, 4, loss=2.25)
+    steps.update(4, 4, eval_loss=2.5)
     screen = terminal.getvalue()
     assert "converting the base model" in screen
     assert re.search(r"training CoreSelf: 100%\|.*\| 4/4 steps \[.*ETA .*loss 2\.25\]", screen), screen
     assert "steps, loss" not in screen, "the log line is not echoed under the bar"
+    assert "eval_loss" not in screen, "no second bar for a report after the last step"
     assert log[0] == "converting the base model"
-    assert re.fullmatch(r"training CoreSelf: 4/4 steps, loss 2\.25, \d+ s elapsed, ETA 0 s", log[-1])
+    assert re.fullmatch(r"training CoreSelf: 4/4 steps, loss 2\.25, \d+ s elapsed, ETA 0 s", log[-2])
+    assert log[-1].startswith("training CoreSelf: 4/4 steps, eval_loss 2.5")
 
 
 def test_without_a_terminal_progress_is_log_lines_with_eta():

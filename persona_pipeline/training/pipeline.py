@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -106,8 +107,13 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
         for split in ("train", "eval"):
             frame = pd.DataFrame({"id": dataset.data[split]["id"],
                                   "messages": [json.dumps(m, ensure_ascii=False) for m in dataset.data[split]["messages"]]})
-            mlflow.log_input(mlflow.data.from_pandas(frame, source=str(dataset.path), name=f"sft_{spec.key}_{split}",
-                                                     digest=dataset.digest[:16]), context=split)
+            with warnings.catch_warnings():
+                # MLflow registers its local-path source twice and warns that a path "can be interpreted in
+                # multiple ways" (both the same class); nothing for a user to act on
+                warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+                source = mlflow.data.from_pandas(frame, source=str(dataset.path), name=f"sft_{spec.key}_{split}",
+                                                 digest=dataset.digest[:16])
+            mlflow.log_input(source, context=split)
 
         steps = Progress(report, f"training {spec.title}", "steps")
         history: dict[str, list[tuple[int, float]]] = {"train": [], "eval": []}
