@@ -65,6 +65,8 @@ def test_knowledge_assets_materialize_from_the_asset_graph(dagster_ui, page):
 
     page.goto(f"{dagster_ui.url}/assets/knowledge_index")
     expect(page.get_by_text("FAISS + BM25 + chunk store")).to_be_visible()
+    for definition in ("persona", "faiss", "materials_sensor", "reindex_knowledge"):  # owner, kind, automation
+        expect(page.get_by_text(definition, exact=True).first).to_be_visible()
     vectors = metadata_value(page, "vectors")
     expect(vectors).to_have_text(re.compile(r"^\d+$"))
     assert int(vectors.inner_text()) > 20
@@ -83,6 +85,9 @@ def test_a_dropped_file_is_reindexed_by_the_running_sensor(dagster_ui, page):
     sensor_url = f"{dagster_ui.url}/locations/{LOCATION}/sensors/materials_sensor"
     page.goto(sensor_url)
     expect(page.get_by_role("row").filter(has_text="Running").get_by_role("checkbox")).to_be_checked()
+    page.goto(f"{dagster_ui.url}/locations/{LOCATION}/schedules/nightly_reindex")
+    expect(page.get_by_role("row").filter(has_text="Running").get_by_role("checkbox")).to_be_checked()
+    page.goto(sensor_url)
     page.get_by_role("button", name="Runs", exact=True).click()
     # the sensor's first tick, when `dagster dev` started, indexed what was already there
     expect(page.locator("a[href^='/runs/']").first).to_be_visible(timeout=90_000)
