@@ -99,7 +99,7 @@ def main() -> None:
             build_sft_dataset(spec, paths, settings, prepare_base_model())
             outcome = train_adapter(spec, paths, settings, report=lambda m: None)
             evaluate_and_promote(spec, paths, settings, outcome.version, report=lambda m: None)
-            adapter_dirs[key] = str(data / "adapters" / key / outcome.run_id)
+            adapter_dirs[key] = str(outcome.adapter_dir)
         faiss_file = str(paths.index_dir / "versions" / current_version(paths.index_dir) / "vectors.faiss")
 
         ours = fresh(PERSONA, str(materials), str(data), str(args.tokens), env=env)

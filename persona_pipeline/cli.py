@@ -154,8 +154,7 @@ def _train(args) -> int:
 
     spec = ADAPTERS[args.adapter]
     defs = build_definitions()
-    eval_asset = f"{spec.asset_name.removeprefix('lora_')}_eval"
-    selection = ["base_model", f"sft_dataset_{spec.key}", spec.asset_name, eval_asset]
+    selection = ["base_model", spec.dataset_asset, spec.asset_name, spec.eval_asset]
     run_config = _console(args)
     if args.max_steps:
         run_config["ops"] = {spec.asset_name: {"config": {"max_steps": args.max_steps}}}
@@ -170,7 +169,7 @@ def _train(args) -> int:
         raise UserError(f"the {spec.title} examples have problems; `persona validate` lists them")
     if not result.success:
         raise UserError("the training run failed; rerun with --verbose to see the Dagster log")
-    trained, evaluated = _metadata(result, spec.asset_name), _metadata(result, eval_asset)
+    trained, evaluated = _metadata(result, spec.asset_name), _metadata(result, spec.eval_asset)
     print(f"MLflow run: {trained['mlflow_run_id']} ({trained['mlflow_run']})")
     print(f"adapter files: {trained['adapter_dir']}")
     print(f"registered: {trained['registered_model']} version {trained['version']}")

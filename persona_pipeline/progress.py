@@ -34,12 +34,12 @@ class Announcer:
 
 
 class Progress:
-    """`update(done, total)` as work advances; `total` may arrive with the first update."""
+    """`update(done, total)` as work advances; the total comes with the updates, as the work learns it."""
 
-    def __init__(self, log: Log, what: str, unit: str, total: int = 0, every_seconds: float = 5.0):
+    def __init__(self, log: Log, what: str, unit: str, every_seconds: float = 5.0):
         # progress lines belong in the run log only; on screen the bar replaces them
         self.log = log.quiet if isinstance(log, Announcer) else log
-        self.what, self.unit, self.total, self.every = what, unit, total, every_seconds
+        self.what, self.unit, self.total, self.every = what, unit, 0, every_seconds
         self.started = time.perf_counter()
         self.last_logged = self.started
         self.first: tuple[int, float] | None = None  # a resumed job starts part-way: rate counts from here

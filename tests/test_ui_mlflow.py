@@ -7,7 +7,7 @@ import pytest
 from mlflow import MlflowClient
 from playwright.sync_api import expect
 
-from conftest import PROJECT, metadata
+from conftest import metadata
 from ui_servers import BIN, free_port, serve
 
 

@@ -1,6 +1,7 @@
 """Answering as the coach: route, retrieve, fill the prompt template, generate with the right adapters."""
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
@@ -96,15 +97,13 @@ class Consilium:
 
     def reference_loss(self, question: str, reference: str, *, adapters: str, rag: bool) -> float:
         """Assistant-token loss of a reference answer under one configuration (same prompt as `ask`)."""
-        import contextlib
-
         from ..training.heldout import assistant_token_loss
 
         used, _, _ = self.choose_adapters(question, adapters)
         hits = self.retriever.search(question, k=self.config.top_k) if rag and self.retriever else []
         messages, _ = self.messages(question, hits)
         messages = messages + [{"role": "assistant", "content": reference}]
-        with self._adapter_context(used) if self.adapters.available else contextlib.nullcontext():
+        with self._adapter_context(used):
             return assistant_token_loss(self.adapters.model, self.tokenizer, [messages], 4096)
 
     def _prompt_tokens(self, messages: list[dict]) -> int:
@@ -142,8 +141,6 @@ class Consilium:
         return "".join(pieces).strip()
 
     def _adapter_context(self, used: list[str]):
-        import contextlib
-
         model = self.adapters.model
         if not self.adapters.available:
             return contextlib.nullcontext()

@@ -32,10 +32,7 @@ def _problem_table(problems) -> str:
 
 
 def build_adapter_assets(spec: AdapterSpec) -> list:
-    dataset_name = f"sft_dataset_{spec.key}"
-    eval_name = f"{spec.asset_name.removeprefix('lora_')}_eval"
-
-    @dg.asset(name=dataset_name, deps=[base_model], group_name="sft", kinds={"huggingface"}, owners=["team:persona"],
+    @dg.asset(name=spec.dataset_asset, deps=[base_model], group_name="sft", kinds={"huggingface"}, owners=["team:persona"],
               description=f"{spec.title} worldview examples as a chat SFT dataset: validated, de-duplicated, split, saved with a digest.")
     def sft_dataset(context: dg.AssetExecutionContext, persona_paths: PersonaPaths) -> dg.MaterializeResult:
         settings = TrainingSettings()
@@ -59,7 +56,7 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
             "preview": dg.MetadataValue.md(markdown_table(["id", "user", "assistant"], preview)),
         })
 
-    @dg.asset_check(asset=dataset_name, name="examples_valid", blocking=True,
+    @dg.asset_check(asset=spec.dataset_asset, name="examples_valid", blocking=True,
                     description="Every worldview example is valid; lists every problem with file, line or id, and field.")
     def examples_valid(persona_paths: PersonaPaths) -> dg.AssetCheckResult:
         _, problems = validate_examples(spec, persona_paths.paths(), TrainingSettings())
@@ -67,7 +64,7 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
             "problems": len(problems),
             "details": dg.MetadataValue.md(_problem_table(problems))})
 
-    @dg.asset(name=spec.asset_name, deps=[dataset_name, base_model], group_name="training", kinds={"peft", "mlflow"},
+    @dg.asset(name=spec.asset_name, deps=[spec.dataset_asset, base_model], group_name="training", kinds={"peft", "mlflow"},
               owners=["team:persona"], tags={"persona/adapter": spec.key},
               description=f"The {spec.title} LoRA adapter: trained with trl, logged to MLflow, registered as {spec.registered_model}.")
     def lora(context: dg.AssetExecutionContext, config: LoraTrainingConfig, persona_paths: PersonaPaths,
@@ -86,7 +83,7 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
             "mlflow_model_version": dg.MetadataValue.url(model_version_url(uri, spec.registered_model, outcome.version)),
             "mlflow_tracking_uri": uri})
 
-    @dg.asset(name=eval_name, deps=[spec.asset_name], group_name="evaluation", kinds={"mlflow"}, owners=["team:persona"],
+    @dg.asset(name=spec.eval_asset, deps=[spec.asset_name], group_name="evaluation", kinds={"mlflow"}, owners=["team:persona"],
               description=f"Compares the newest {spec.title} version with the champion on the held-out set; moves the alias only when better.")
     def adapter_eval(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
         trained = context.instance.get_latest_materialization_event(dg.AssetKey(spec.asset_name))

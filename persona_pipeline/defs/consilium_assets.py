@@ -47,14 +47,15 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
             mlflow.log_metrics({f"{name}.{metric}": value for metric, value in values.items() if value is not None})
         mlflow.log_metric("routing_accuracy", results["routing_accuracy"])
         mlflow.log_table({k: [row[k] for row in results["rows"]] for k in results["rows"][0]}, artifact_file="answers.json")
-        mlflow.log_figure(_figure(results["metrics"]), "consilium_eval.png")
-        experiment_id = run.info.experiment_id
+        figure = _figure(results["metrics"])
+        mlflow.log_figure(figure, "consilium_eval.png")
     table = markdown_table(["configuration", *METRICS],
                            [[name, *[_fmt(results["metrics"][name][m]) for m in METRICS]] for name in CONFIGURATIONS])
     return dg.MaterializeResult(metadata={
         "by_configuration": dg.MetadataValue.md(table), "routing_accuracy": results["routing_accuracy"],
-        "chart": image(_figure(results["metrics"]), "consilium metrics by configuration"),
-        "mlflow_run_id": run.info.run_id, "mlflow_run": dg.MetadataValue.url(run_url(mlflow_tracking.uri(), experiment_id, run.info.run_id)),
+        "chart": image(figure, "consilium metrics by configuration"),
+        "mlflow_run_id": run.info.run_id,
+        "mlflow_run": dg.MetadataValue.url(run_url(mlflow_tracking.uri(), run.info.experiment_id, run.info.run_id)),
         "adapters": "; ".join(consilium.adapters.available.values()) or "none",
         "questions": len(golden) + len(heldout)})
 

@@ -20,8 +20,7 @@ knowledge_and_eval_job = dg.define_asset_job(
 adapter_jobs = [
     dg.define_asset_job(
         f"train_{spec.key}", description=f"Dataset, {spec.title} adapter and its evaluation against the champion.",
-        selection=dg.AssetSelection.assets(f"sft_dataset_{spec.key}", spec.asset_name,
-                                           f"{spec.asset_name.removeprefix('lora_')}_eval").upstream(depth=1))
+        selection=dg.AssetSelection.assets(spec.dataset_asset, spec.asset_name, spec.eval_asset).upstream(depth=1))
     for spec in ADAPTERS.values()
 ]
 

@@ -111,6 +111,5 @@ def build_index(paths: Paths, config: KnowledgeConfig, embedder: Embedder) -> tu
                        exact_search_max_vectors=config.exact_search_max_vectors)
 
 
-
 def _atomic_lines(path: Path, lines: list[str]) -> None:
     write_text(path, "".join(line + "\n" for line in lines))

@@ -21,10 +21,6 @@ class SftDataset:
     digest: str
     data: DatasetDict
 
-    @property
-    def counts(self) -> dict[str, int]:
-        return {split: len(self.data[split]) for split in self.data}
-
 
 def with_system_prompt(messages: list[dict], system_prompt: str | None) -> list[dict]:
     if system_prompt and (not messages or messages[0]["role"] != "system"):
@@ -52,8 +48,7 @@ def build_dataset(examples: list[Example], out_dir: Path, *, system_prompt: str 
             "tags": example.tags, "source": example.where})
     if not rows["eval"] and len(rows["train"]) > 1:
         rows["eval"].append(rows["train"].pop())
-    digest = hashlib.sha256(json.dumps(
-        {s: [conversation_key(r["messages"]) for r in rows[s]] for s in rows}, sort_keys=True).encode()).hexdigest()
+    digest = _digest({split: [r["messages"] for r in split_rows] for split, split_rows in rows.items()})
     target = out_dir / digest[:16]
     if not (target / "dataset_dict.json").exists():
         data = DatasetDict({split: Dataset.from_list(split_rows) for split, split_rows in rows.items()})
@@ -69,7 +64,11 @@ def load_latest(out_dir: Path) -> SftDataset:
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"no SFT dataset in {out_dir}: materialize the dataset asset first") from exc
     data = load_from_disk(str(out_dir / name))
-    digest = hashlib.sha256(json.dumps(
-        {s: [conversation_key(m) for m in data[s]["messages"]] for s in ("train", "eval")}, sort_keys=True).encode()).hexdigest()
-    return SftDataset(out_dir / name, digest, data)
+    return SftDataset(out_dir / name, _digest({split: data[split]["messages"] for split in ("train", "eval")}), data)
+
+
+def _digest(conversations_by_split: dict[str, list[list[dict]]]) -> str:
+    """Of the conversations in each split, so the same examples give the same dataset and folder."""
+    keys = {split: [conversation_key(m) for m in conversations] for split, conversations in conversations_by_split.items()}
+    return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()
 

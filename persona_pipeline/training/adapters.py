@@ -15,6 +15,14 @@ class AdapterSpec:
     registered_model: str  # MLflow registered model name
 
     @property
+    def dataset_asset(self) -> str:
+        return f"sft_dataset_{self.key}"
+
+    @property
+    def eval_asset(self) -> str:
+        return f"{self.asset_name.removeprefix('lora_')}_eval"
+
+    @property
     def heldout_file(self):
         return PROJECT_DIR / "eval" / "heldout" / f"{self.key}.yaml"
 

@@ -15,6 +15,7 @@ PACKAGED = "packaged"
 PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 TEMPLATE = Path(__file__).with_name("chatml_with_generation.jinja")
 PROVENANCE = "persona_base_model.json"
+PACKAGED_ID = "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized)"
 
 
 class BaseModelError(Exception):
@@ -67,8 +68,9 @@ def _packaged_snapshot(log) -> BaseModel:
     gguf = packaged_gguf()
     revision = _digest_files([gguf])
     target = model_cache_dir() / f"SmolLM2-135M-Instruct-{revision[:12]}"
+    info = BaseModel(PACKAGED, str(target), PACKAGED_ID, revision)
     if (target / PROVENANCE).exists():
-        return BaseModel(PACKAGED, str(target), "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized)", revision)
+        return info
     log(f"converting {gguf.name} to a safetensors snapshot in {target} (once)")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -78,7 +80,6 @@ def _packaged_snapshot(log) -> BaseModel:
     model.hf_quantizer = None
     model.config.__dict__.pop("quantization_config", None)
     tokenizer.chat_template = TEMPLATE.read_text()
-    info = BaseModel(PACKAGED, str(target), "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized)", revision)
     with staged_dir(target) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)

@@ -24,12 +24,11 @@ from .settings import TrainingSettings
 class TrainResult:
     adapter_dir: Path
     steps: int
-    train_loss: float | None
     eval_loss: float | None
     resumed_from: str | None
     tokens_per_second: float
     seconds: float
-    history: list[dict] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)  # the trainer's log rows, from before a resume too
 
 
 def cpu_bf16_supported() -> bool:
@@ -65,9 +64,16 @@ class PersonaSFTTrainer(SFTTrainer):
 
 
 class _ProgressCallback(TrainerCallback):
+    """Each logged row (loss, eval_loss, learning_rate, ...) with the step, max_steps and, on train rows,
+    the tokens/s since the previous one."""
+
     def __init__(self, report: Callable[[dict], None]):
         self.report = report
         self.last_tokens, self.last_time = 0, time.perf_counter()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        # a resumed run starts with the tokens seen before the interruption
+        self.last_tokens, self.last_time = int(getattr(state, "num_input_tokens_seen", 0) or 0), time.perf_counter()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         now = time.perf_counter()
@@ -127,19 +133,16 @@ def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettin
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through `report`, not print()
     started = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=resume)
+    trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - started
     evaluation = trainer.evaluate()
     with staged_dir(adapter_out) as staging:
         trainer.model.save_pretrained(str(staging))
         tokenizer.save_pretrained(str(staging))
-    history = list(trainer.state.log_history)
-    train_losses = [row["loss"] for row in history if "loss" in row]
     shutil.rmtree(checkpoints, ignore_errors=True)
     return TrainResult(
-        adapter_dir=adapter_out, steps=trainer.state.global_step,
-        train_loss=train_losses[-1] if train_losses else output.training_loss, eval_loss=evaluation.get("eval_loss"),
+        adapter_dir=adapter_out, steps=trainer.state.global_step, eval_loss=evaluation.get("eval_loss"),
         resumed_from=resume, tokens_per_second=int(trainer.state.num_input_tokens_seen or 0) / max(seconds, 1e-9),
-        seconds=seconds, history=history,
+        seconds=seconds, history=list(trainer.state.log_history),
     )
 

@@ -14,18 +14,17 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from ..sft.dataset import SftDataset, build_dataset, load_latest, with_system_prompt
-from ..sft.examples import Example, Problem
-from ..sft.validation import load_and_validate
 from .. import charts
 from ..progress import Progress
 from ..settings import Paths
+from ..sft.dataset import SftDataset, build_dataset, load_latest, with_system_prompt
+from ..sft.examples import Example, Problem
+from ..sft.validation import load_and_validate
 from .adapters import CHAMPION, AdapterSpec
 from .base_model import BaseModel, load_model, load_tokenizer, prepare_base_model
 from .heldout import assistant_token_loss, generate, perplexity
 from .lora import train_lora
 from .settings import TrainingSettings
-from .step_metrics import MlflowStepMetrics
 from .tracking import champion, download_version, register_version, tracking_uri, use_experiment
 
 Report = Callable[[str], None]
@@ -116,12 +115,11 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
             mlflow.log_input(source, context=split)
 
         steps = Progress(report, f"training {spec.title}", "steps")
-        history: dict[str, list[tuple[int, float]]] = {"train": [], "eval": []}
 
-        def progress(row: dict) -> None:
-            for key, name in (("loss", "train"), ("eval_loss", "eval")):
-                if key in row:
-                    history[name].append((row["step"], float(row[key])))
+        def on_log(row: dict) -> None:
+            metrics = _step_metrics(row)
+            if metrics:
+                mlflow.log_metrics(metrics, step=row["step"])
             if "loss" in row or "eval_loss" in row:
                 details = {k: row[k] for k in ("loss", "eval_loss") if k in row}
                 if "tokens_per_second" in row:
@@ -130,8 +128,9 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
 
         adapter_dir = paths.data_dir / "adapters" / spec.key / run.info.run_id
         result = train_lora(base=base, dataset=dataset, settings=settings, work_dir=paths.data_dir / "checkpoints" / spec.key,
-                            adapter_out=adapter_dir, report=progress, extra_callbacks=[MlflowStepMetrics()])
+                            adapter_out=adapter_dir, report=on_log)
         steps.close()
+        history = loss_history(result.history)
         if result.resumed_from:
             mlflow.set_tag("resumed_from_checkpoint", Path(result.resumed_from).name)
         report("scoring the held-out set: base model vs adapter")
@@ -149,6 +148,22 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
     return TrainingOutcome(run.info.run_id, str(version.version), experiment_id, uri, result.steps, result.eval_loss,
                            adapter_loss, base_loss, time.perf_counter() - started, result.resumed_from, history,
                            adapter_dir)
+
+
+def _step_metrics(row: dict) -> dict[str, float]:
+    """A trainer log row as MLflow per-step metrics."""
+    names = {"loss": "train_loss", "eval_loss": "eval_loss", "learning_rate": "learning_rate",
+             "tokens_per_second": "tokens_per_second"}
+    metrics = {name: float(row[key]) for key, name in names.items() if key in row}
+    if "eval_loss" in row:
+        metrics["eval_perplexity"] = perplexity(row["eval_loss"])
+    return metrics
+
+
+def loss_history(log_rows: list[dict]) -> dict[str, list[tuple[int, float]]]:
+    """The trainer's log rows as loss curves: "train" / "eval" -> (step, loss)."""
+    return {name: [(row["step"], float(row[key])) for row in log_rows if key in row]
+            for name, key in (("train", "loss"), ("eval", "eval_loss"))}
 
 
 def _heldout_comparison(base: BaseModel, adapter_dir: Path, heldout: list[list[dict]], settings: TrainingSettings):
