@@ -1,17 +1,32 @@
-"""Answering as the coach: route, retrieve, fill the prompt template, generate with the right adapters."""
+"""Answering as the coach: evidence from his own texts first, then his reading of it in his voice.
+
+1. Route the question (which adapters) and retrieve the top excerpts.
+2. Quote the sentences that answer it, verbatim, with [n] (evidence.py); when none does, say so and stop.
+3. If the base model writes the question's language, the adapters continue the answer after the quotes:
+   what it means and one next step. Each generated sentence passes the faithfulness guard before the user
+   sees it; the ones it drops are listed in the JSON.
+"""
 from __future__ import annotations
 
 import contextlib
-import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
 from ..rag.retrieval import Hit
+from ..training.settings import TrainingSettings
+from . import language
 from .adapters import COMBINED, LoadedAdapters
 from .config import ConsiliumConfig
+from .evidence import Evidence, EvidenceScorer, EvidenceSelection
+from .faithfulness import DroppedSentence, unfaithful
+from .generation import sentences, stream
 from .routing import Route, Router
 
 ADAPTER_CHOICES = ("auto", "core,sport", "core", "none")
+# a question may use at most this share of the context, the rest is for excerpts and the answer
+MAX_QUESTION_SHARE = 0.5
+# evidence candidates listed in --json besides the quotes
+CANDIDATES_SHOWN = 5
 
 
 class AskError(Exception):
@@ -25,36 +40,61 @@ class Citation:
     location: str
     knowledge_type: str
     text: str
+    quoted: bool = False
 
     def to_json(self) -> dict:
         return {"number": self.number, "source": self.source, "location": self.location,
-                "knowledge_type": self.knowledge_type, "text": self.text}
+                "knowledge_type": self.knowledge_type, "quoted": self.quoted, "text": self.text}
 
 
 @dataclass
 class Answer:
     question: str
-    text: str
+    language: str
+    text: str                      # what the user reads: the quotes, then the generated part
     adapters: list[str]
     route: Route | None
     citations: list[Citation] = field(default_factory=list)
+    evidence: EvidenceSelection | None = None
+    generated: str = ""            # the generated part that passed the guard
+    dropped: list[DroppedSentence] = field(default_factory=list)
+    abstained: bool = False
     notes: list[str] = field(default_factory=list)
 
     def cited_numbers(self) -> list[int]:
         return [c.number for c in self.citations if f"[{c.number}]" in self.text]
 
+    @property
+    def sources(self) -> list[Citation]:
+        """The excerpts the answer rests on: those quoted or cited in it."""
+        cited = set(self.cited_numbers())
+        return [c for c in self.citations if c.quoted or c.number in cited]
+
     def to_json(self) -> dict:
-        return {"question": self.question, "answer": self.text, "adapters": self.adapters,
+        evidence = self.evidence
+        return {"question": self.question, "language": self.language, "answer": self.text,
+                "abstained": self.abstained,
+                "evidence": [_evidence_json(e, self.citations) for e in evidence.quotes] if evidence else [],
+                "evidence_candidates": ([_evidence_json(e, self.citations) for e in evidence.candidates[:CANDIDATES_SHOWN]]
+                                        if evidence else []),
+                "unknown_words": evidence.unknown_words if evidence else [],
+                "generated": self.generated, "dropped": [d.to_json() for d in self.dropped],
+                "adapters": self.adapters,
                 "routing": {"sport": self.route.sport, "reason": self.route.reason} if self.route else None,
                 "citations": [c.to_json() for c in self.citations], "cited_in_answer": self.cited_numbers(),
                 "notes": self.notes}
 
 
+def _evidence_json(evidence: Evidence, citations: list[Citation]) -> dict:
+    citation = citations[evidence.number - 1]
+    return {**evidence.to_json(), "source": citation.source, "location": citation.location}
+
+
 class Consilium:
     def __init__(self, *, tokenizer, adapters: LoadedAdapters, retriever, router: Router, config: ConsiliumConfig,
-                 system_prompt: str):
+                 settings: TrainingSettings, scorer: EvidenceScorer | None):
         self.tokenizer, self.adapters, self.retriever = tokenizer, adapters, retriever
-        self.router, self.config, self.system_prompt = router, config, system_prompt
+        self.router, self.config, self.settings, self.scorer = router, config, settings, scorer
         self.template = config.template()
 
     def choose_adapters(self, question: str, requested: str) -> tuple[list[str], Route | None, list[str]]:
@@ -67,78 +107,102 @@ class Consilium:
         notes = [n for n in self.adapters.notes if any(f"`persona train {k}`" in n for k in missing)]
         return [k for k in wanted if self.adapters.has(k)], route, notes
 
-    def messages(self, question: str, hits: list[Hit]) -> tuple[list[dict], list[Citation]]:
-        citations = [Citation(i, h.chunk.source, h.chunk.location_label(), h.chunk.kind, h.chunk.text)
-                     for i, h in enumerate(hits, start=1)]
+    def messages(self, question: str, citations: list[Citation]) -> list[dict]:
+        """The system prompt and the user turn: tactics, the numbered excerpts, the question. An excerpt is
+        data inside the user turn; nothing in it can change the system prompt or the tactics."""
         context = ""
         if citations:
             context = "Notes from your own writing:\n" + "\n".join(
                 f"[{c.number}] ({c.source}, {c.location}) {c.text}" for c in citations) + "\n"
         prompt = self.template.format(tactics=self.config.tactics, context=context, question=question.strip())
-        return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": prompt}], citations
+        return [{"role": "system", "content": self.settings.system_prompt}, {"role": "user", "content": prompt}]
 
     def ask(self, question: str, *, adapters: str = "auto", rag: bool = True, k: int | None = None,
-            on_token: Callable[[str], None] | None = None, max_new_tokens: int | None = None) -> Answer:
-        if not question or not question.strip():
-            raise AskError("the question is empty")
-        question_tokens = len(self.tokenizer(question, add_special_tokens=False)["input_ids"])
-        if question_tokens > self.config.max_context_tokens // 2:
-            raise AskError(f"the question is {question_tokens} tokens long; at most {self.config.max_context_tokens // 2} "
-                           "fit the model's context with room for the answer: shorten it")
+            generate: bool = True, on_token: Callable[[str], None] | None = None,
+            max_new_tokens: int | None = None) -> Answer:
+        """`generate=False` gives the evidence alone (the quotes, or the abstention)."""
+        self._check(question)
+        emit = on_token or (lambda piece: None)
+        lang = language.detect(question)
         used, route, notes = self.choose_adapters(question, adapters)
         hits = self.retriever.search(question, k=k or self.config.top_k) if rag and self.retriever else []
-        messages, citations = self.messages(question, hits)
-        while citations and self._prompt_tokens(messages) > self.config.max_context_tokens:
-            citations.pop()  # drop the lowest-ranked excerpt until the prompt fits
-            messages, citations = self.messages(question, hits[: len(citations)])
-        text = self._generate(messages, used, on_token, max_new_tokens or self.config.max_new_tokens)
-        return Answer(question, text, [f"{k}: {self.adapters.available[k]}" for k in used], route, citations,
-                      notes + ([] if rag else ["knowledge retrieval switched off (--no-rag)"]))
+        citations = [Citation(i, h.chunk.source, h.chunk.location_label(), h.chunk.kind, h.chunk.text)
+                     for i, h in enumerate(hits, start=1)]
+        answer = Answer(question, lang, "", [f"{k}: {self.adapters.available[k]}" for k in used], route, citations,
+                        notes=notes + ([] if rag else ["knowledge retrieval switched off (--no-rag)"]))
+        opening = ""
+        if rag:
+            answer.evidence = self.scorer.select(question, [(c.number, c.text, _context(h)) for c, h in zip(citations, hits)])
+            if not answer.evidence.supported:
+                answer.abstained, answer.text = True, language.PHRASES[lang]["abstain"]
+                emit(answer.text)
+                return answer
+            for quote in answer.evidence.quotes:
+                citations[quote.number - 1].quoted = True
+            opening = _quotes(answer.evidence.quotes, lang)
+            emit(opening)
+        if not language.base_writes(self.settings, lang):
+            answer.notes.append(language.multilingual_hint(self.settings, lang))
+            answer.text = opening or language.PHRASES[lang]["no_rag"]
+            if not opening:
+                emit(answer.text)
+            return answer
+        if generate:
+            answer.generated, answer.dropped = self._reading(question, citations, opening, used, emit,
+                                                              max_new_tokens or self.config.max_new_tokens)
+        answer.text = "\n".join(part for part in (opening, answer.generated) if part)
+        return answer
 
     def reference_loss(self, question: str, reference: str, *, adapters: str, rag: bool) -> float:
-        """Assistant-token loss of a reference answer under one configuration (same prompt as `ask`)."""
+        """Assistant-token loss of a reference answer under one configuration (the prompt `ask` builds)."""
         from ..training.heldout import assistant_token_loss
 
         used, _, _ = self.choose_adapters(question, adapters)
         hits = self.retriever.search(question, k=self.config.top_k) if rag and self.retriever else []
-        messages, _ = self.messages(question, hits)
-        messages = messages + [{"role": "assistant", "content": reference}]
+        citations = [Citation(i, h.chunk.source, h.chunk.location_label(), h.chunk.kind, h.chunk.text)
+                     for i, h in enumerate(hits, start=1)]
+        messages = self.messages(question, citations) + [{"role": "assistant", "content": reference}]
         with self._adapter_context(used):
-            return assistant_token_loss(self.adapters.model, self.tokenizer, [messages], 4096)
+            return assistant_token_loss(self.adapters.model, self.tokenizer, [messages], self.config.max_context_tokens)
 
-    def _prompt_tokens(self, messages: list[dict]) -> int:
-        return len(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
+    def _check(self, question: str) -> None:
+        if not question or not question.strip():
+            raise AskError("the question is empty")
+        limit = int(self.config.max_context_tokens * MAX_QUESTION_SHARE)
+        tokens = len(self.tokenizer(question, add_special_tokens=False)["input_ids"])
+        if tokens > limit:
+            raise AskError(f"the question is {tokens} tokens long; at most {limit} fit the model's context "
+                           "with room for the answer: shorten it")
 
-    def _generate(self, messages, used: list[str], on_token, max_new_tokens: int) -> str:
-        import torch
-        from transformers import TextIteratorStreamer
+    def _reading(self, question: str, citations: list[Citation], opening: str, used: list[str],
+                 emit: Callable[[str], None], max_new_tokens: int) -> tuple[str, list[DroppedSentence]]:
+        """The adapters' continuation after the quotes, sentence by sentence through the faithfulness guard."""
+        shown = [c for c in citations if c.quoted]
+        messages = self.messages(question, shown)
+        while shown and self._prompt_tokens(messages, opening) > self.config.max_context_tokens:
+            shown.pop()  # the least likely quoted excerpt goes first; its quote stays in the opening
+            messages = self.messages(question, shown)
+        # the continuation starts in the coach's own order: facts (the quotes), what they mean, one next step
+        lead = language.PHRASES[language.detect(question)]["reading"]
+        prompt = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        inputs = self.tokenizer(prompt + (opening + "\n" if opening else "") + lead, return_tensors="pt",
+                                add_special_tokens=False)
+        support = "\n".join([question, *(c.text for c in citations)])
+        kept, dropped = [], []
+        pieces = stream(self.adapters.model, self.tokenizer, inputs, max_new_tokens, self._adapter_context(used))
+        for sentence in sentences(pieces):
+            reason = unfaithful(sentence, support, self.settings.base_model_languages, [question, opening, *kept],
+                                len(citations))
+            if reason:
+                dropped.append(DroppedSentence(sentence, reason))
+                continue
+            emit(("\n" + lead if not kept else "") + " " + sentence)
+            kept.append(sentence)
+        return (lead + " " + " ".join(kept)) if kept else "", dropped
 
-        model = self.adapters.model
-        inputs = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        kwargs = dict(**inputs, max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.15,
-                      pad_token_id=self.tokenizer.pad_token_id, streamer=streamer)
-        error: list[BaseException] = []
-
-        def run():
-            try:
-                with torch.no_grad(), self._adapter_context(used):
-                    model.generate(**kwargs)
-            except BaseException as exc:  # re-raised in the caller's thread
-                error.append(exc)
-                streamer.end()
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        pieces = []
-        for piece in streamer:
-            pieces.append(piece)
-            if on_token:
-                on_token(piece)
-        thread.join()
-        if error:
-            raise error[0]
-        return "".join(pieces).strip()
+    def _prompt_tokens(self, messages: list[dict], opening: str) -> int:
+        prompt = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return len(self.tokenizer(prompt + opening + "\n", add_special_tokens=False)["input_ids"])
 
     def _adapter_context(self, used: list[str]):
         model = self.adapters.model
@@ -146,5 +210,14 @@ class Consilium:
             return contextlib.nullcontext()
         if not used:
             return model.disable_adapter()
-        model.set_adapter(COMBINED if len(used) == 2 else used[0])
+        model.set_adapter(COMBINED if set(used) == {"core", "sport"} else used[0])
         return contextlib.nullcontext()
+
+
+def _context(hit: Hit) -> str:
+    return f"{hit.chunk.title}\n{hit.chunk.heading or ''}"
+
+
+def _quotes(quotes: list[Evidence], lang: str) -> str:
+    left, right = language.QUOTES[lang]
+    return language.PHRASES[lang]["evidence"] + " " + " ".join(f"{left}{q.sentence}{right} [{q.number}]" for q in quotes)

@@ -13,6 +13,7 @@ from ..training.settings import TrainingSettings
 from .adapters import attach_adapters, resolve_adapter_dirs
 from .answering import AskError, Consilium
 from .config import load_consilium_config
+from .evidence import DocumentFrequencies, EvidenceScorer
 from .routing import Router
 
 
@@ -20,7 +21,7 @@ def open_consilium(paths: Paths, *, adapter_source: str | None = None, uri: str 
                    log=lambda message: None) -> Consilium:
     knowledge, config = load_config(paths.config_path), load_consilium_config(paths.config_path)
     settings = TrainingSettings()
-    retriever, embedder = None, None
+    retriever, embedder, scorer = None, None, None
     if rag:
         try:
             index = load_index(paths.index_dir)
@@ -28,6 +29,7 @@ def open_consilium(paths: Paths, *, adapter_source: str | None = None, uri: str 
             raise AskError(f"{exc}; or ask with --no-rag") from exc
         embedder = Embedder(index.manifest["embedding_model"], knowledge.embedding_batch_size)
         retriever = Retriever(index, embedder, knowledge.candidates, knowledge.rrf_k)
+        scorer = EvidenceScorer(embedder, DocumentFrequencies.from_index(index))
     base = prepare_base_model(settings.base_model, log=log)
     tokenizer = load_tokenizer(base)
     dirs, labels, notes = resolve_adapter_dirs(adapter_source or config.adapter_source,
@@ -38,4 +40,4 @@ def open_consilium(paths: Paths, *, adapter_source: str | None = None, uri: str 
                for key, spec in ADAPTERS.items()}
     router = Router(embedder, prompts["sport"], prompts["core"])
     return Consilium(tokenizer=tokenizer, adapters=adapters, retriever=retriever, router=router, config=config,
-                     system_prompt=settings.system_prompt)
+                     settings=settings, scorer=scorer)

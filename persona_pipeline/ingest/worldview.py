@@ -8,7 +8,8 @@ from ..sft.validation import structure_problems
 from .decoding import decode_text
 from .document import Block, Document, MaterialError
 
-_LABELS = {"system": "Context", "user": "Question", "assistant": "Answer"}
+# how each turn is labelled in the text; the consilium quotes only what follows "Answer:"
+TURN_LABELS = {"system": "Context", "user": "Question", "assistant": "Answer"}
 
 
 def parse_worldview(data: bytes, path: str) -> Document:
@@ -21,7 +22,7 @@ def parse_worldview(data: bytes, path: str) -> Document:
         if issues:
             warnings += [str(p) for p in issues]
             continue
-        body = "\n".join(f"{_LABELS[m['role']]}: {m['content']}" for m in example.messages if m["role"] != "system")
+        body = "\n".join(f"{TURN_LABELS[m['role']]}: {m['content']}" for m in example.messages if m["role"] != "system")
         blocks.append(Block(text=body, group=example.id, heading=example.id, line=example.line))
     if not blocks:
         raise MaterialError("no valid worldview examples" + (f" ({'; '.join(warnings[:3])})" if warnings else ""))

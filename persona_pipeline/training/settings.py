@@ -13,6 +13,7 @@ DEFAULTS = yaml.safe_load(Path(__file__).with_name("defaults.yaml").read_text(en
 
 class TrainingSettings(BaseModel):
     base_model: str = DEFAULTS["base_model"]
+    base_model_languages: list[str] = DEFAULTS["base_model_languages"]
     system_prompt: str = DEFAULTS["system_prompt"]
     max_seq_length: int = DEFAULTS["max_seq_length"]
     eval_fraction: float = DEFAULTS["eval_fraction"]

@@ -1,0 +1,110 @@
+"""Fits the evidence scorer's logistic model and its support threshold on the development questions, and
+prints the constants for persona_pipeline/consilium/evidence.py with the development figures.
+
+Sentence level: a sentence of the top-k excerpts is positive when it holds the question's gold fact;
+every sentence retrieved for an unanswerable question is negative. Question level: the threshold on the
+best sentence's probability maximises the mean of (answerable questions quoted with their fact) and
+(unanswerable questions abstained). Cross-validated figures (folds by question) come first, so the
+printed estimate is not the in-sample fit. The grounded test set is never read here.
+
+    .venv/bin/python bench/evidence_calibration.py [--data DIR] [--k 3]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from persona_pipeline.consilium.evidence import FEATURES, DocumentFrequencies, EvidenceScorer, choose_quotes  # noqa: E402
+from persona_pipeline.consilium.grounded_set import GroundedQuestion, contains_fact, load_grounded_set  # noqa: E402
+from persona_pipeline.consilium.config import load_consilium_config  # noqa: E402
+from persona_pipeline.rag.embedding import Embedder  # noqa: E402
+from persona_pipeline.rag.index_store import load_index  # noqa: E402
+from persona_pipeline.rag.retrieval import Retriever  # noqa: E402
+from persona_pipeline.settings import PROJECT_DIR, Paths  # noqa: E402
+
+DEV_SETS = ("eval/dev_questions.yaml", "eval/dev_unanswerable.yaml")
+FOLDS = 5
+
+
+def dev_questions() -> list[GroundedQuestion]:
+    return [q for name in DEV_SETS for q in load_grounded_set(PROJECT_DIR / name)]
+
+
+def collect(scorer: EvidenceScorer, retriever: Retriever, questions: list[GroundedQuestion], k: int):
+    """Rows of (question index, FEATURES vector, label) and, per question, whether its fact was retrieved."""
+    rows, retrieved = [], []
+    for qi, question in enumerate(questions):
+        hits = retriever.search(question.question, k=k)
+        excerpts = [(n, h.chunk.text, f"{h.chunk.title}\n{h.chunk.heading or ''}") for n, h in enumerate(hits, 1)]
+        retrieved.append(question.answerable and any(contains_fact(h.chunk.text, question.answer) for h in hits))
+        for _, sentence, signals in scorer.signals(question.question, excerpts):
+            label = question.answerable and contains_fact(sentence, question.answer)
+            rows.append((qi, [signals[f] for f in FEATURES], label))
+    return rows, retrieved
+
+
+def question_outcomes(rows, probabilities, questions, retrieved, threshold: float) -> dict[str, float]:
+    ranked: dict[int, list[tuple[float, bool]]] = {}
+    for (qi, _, label), p in zip(rows, probabilities):
+        ranked.setdefault(qi, []).append((p, label))
+    quoted, abstained = [], []
+    for qi, question in enumerate(questions):
+        quotes = choose_quotes(sorted(ranked.get(qi, []), reverse=True), threshold, score=lambda e: e[0])
+        if question.answerable and retrieved[qi]:
+            quoted.append(any(label for _, label in quotes))
+        elif not question.answerable:
+            abstained.append(not quotes)
+    return {"fact_quoted_when_retrieved": float(np.mean(quoted)), "abstained_unanswerable": float(np.mean(abstained)),
+            "balanced": (float(np.mean(quoted)) + float(np.mean(abstained))) / 2}
+
+
+def best_threshold(rows, probabilities, questions, retrieved) -> float:
+    grid = np.round(np.arange(0.05, 0.96, 0.01), 2)
+    return max(grid, key=lambda t: question_outcomes(rows, probabilities, questions, retrieved, t)["balanced"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", help="data folder with a built index (default: data/)")
+    parser.add_argument("--k", type=int, help="excerpts per question (default: consilium.top_k)")
+    args = parser.parse_args()
+    paths = Paths.resolve(data=args.data)
+    k = args.k or load_consilium_config(paths.config_path).top_k
+    index = load_index(paths.index_dir)
+    embedder = Embedder(index.manifest["embedding_model"])
+    scorer = EvidenceScorer(embedder, DocumentFrequencies.from_index(index))
+    questions = dev_questions()
+    rows, retrieved = collect(scorer, Retriever(index, embedder), questions, k)
+    x = np.array([r[1] for r in rows])
+    y = np.array([r[2] for r in rows])
+    groups = np.array([r[0] for r in rows])
+
+    held_out = np.zeros(len(rows))
+    for train, test in GroupKFold(FOLDS).split(x, y, groups):
+        model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x[train], y[train])
+        held_out[test] = model.predict_proba(x[test])[:, 1]
+    cv_threshold = best_threshold(rows, held_out, questions, retrieved)
+    print(f"{len(questions)} development questions ({sum(q.answerable for q in questions)} answerable), "
+          f"{len(rows)} sentences, top-{k} excerpts")
+    print(f"cross-validated ({FOLDS} folds by question), threshold {cv_threshold}: "
+          f"{question_outcomes(rows, held_out, questions, retrieved, cv_threshold)}")
+
+    model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x, y)
+    fitted = model.predict_proba(x)[:, 1]
+    threshold = best_threshold(rows, fitted, questions, retrieved)
+    print(f"in-sample, threshold {threshold}: {question_outcomes(rows, fitted, questions, retrieved, threshold)}")
+    print("\n# paste into persona_pipeline/consilium/evidence.py")
+    print("COEFFICIENTS = {" + ", ".join(f'"{f}": {c:.3f}' for f, c in zip(FEATURES, model.coef_[0])) + "}")
+    print(f"INTERCEPT = {model.intercept_[0]:.3f}")
+    print(f"SUPPORT_THRESHOLD = {threshold}")
+
+
+if __name__ == "__main__":
+    main()
