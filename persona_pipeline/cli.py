@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--adapters", default="auto", help="auto (default: CoreSelf, plus SportMind for sports questions), core,sport, core or none")
     ask.add_argument("--adapter-source", help="registry alias (default champion), version number, or a folder with core/ and sport/")
     ask.add_argument("--no-rag", action="store_true", help="answer without retrieving from the knowledge index")
+    ask.add_argument("--evidence-only", action="store_true", help="only the quoted evidence (or the abstention), no generated reading")
     ask.add_argument("-k", type=int, help="number of excerpts to retrieve (default from RAG_config.yaml)")
     ask.add_argument("--explain", action="store_true", help="print the routing decision and the adapters used")
     ask.add_argument("--json", action="store_true", help="print answer, adapters and citations as JSON")
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", parents=[common], help="materialize retrieval_eval and consilium_eval through Dagster")
     evaluate.add_argument("--questions", type=int, default=3, help="questions per set for the consilium ablations (default 3)")
+    evaluate.add_argument("--grounded", type=int, default=12, help="grounded questions scored (default 12; 0 = all of eval/grounded_questions.yaml)")
     evaluate.add_argument("-v", "--verbose", action="store_true", help="show Dagster's full event log instead of progress bars")
     evaluate.set_defaults(handler=_eval)
 
@@ -193,16 +195,17 @@ def _ask(args) -> int:
         consilium = open_consilium(Paths.resolve(), adapter_source=args.adapter_source, rag=not args.no_rag,
                                    log=lambda message: print(message, file=sys.stderr))
         stream = None if args.json else (lambda piece: print(piece, end="", flush=True))
-        answer = consilium.ask(args.question, adapters=args.adapters, rag=not args.no_rag, k=args.k, on_token=stream)
+        answer = consilium.ask(args.question, adapters=args.adapters, rag=not args.no_rag, k=args.k,
+                               generate=not args.evidence_only, on_token=stream)
     except AskError as exc:
         raise UserError(str(exc)) from exc
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
         return 0
     print()
-    if answer.citations:
+    if answer.sources:
         print("\nSources:")
-        for citation in answer.citations:
+        for citation in answer.sources:
             print(f"  [{citation.number}] {citation.source} ({citation.location})")
     for note in answer.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -210,6 +213,15 @@ def _ask(args) -> int:
         if answer.route:
             print(f"routing: {'sport' if answer.route.sport else 'general'} question ({answer.route.reason})", file=sys.stderr)
         print(f"adapters: {', '.join(answer.adapters) or 'none (base model)'}", file=sys.stderr)
+        if answer.evidence:
+            best = answer.evidence.candidates[:1]
+            print(f"evidence: {len(answer.evidence.quotes)} sentence(s) quoted" if answer.evidence.supported else
+                  f"evidence: none reaches the support threshold (best {best[0].score:.2f})" if best else
+                  "evidence: no sentence to score", file=sys.stderr)
+            for quote in answer.evidence.quotes:
+                print(f"  [{quote.number}] p={quote.score:.2f} {quote.sentence[:80]}", file=sys.stderr)
+        for dropped in answer.dropped:
+            print(f"dropped from the generated part: \"{dropped.text[:80]}\" ({dropped.reason})", file=sys.stderr)
     return 0
 
 
@@ -219,7 +231,8 @@ def _eval(args) -> int:
     from .defs.definitions import build_definitions
 
     defs = build_definitions()
-    run_config = {**_console(args), "ops": {"consilium_eval": {"config": {"questions_per_set": args.questions}}}}
+    run_config = {**_console(args), "ops": {"consilium_eval": {"config": {"questions_per_set": args.questions,
+                                                                          "grounded_questions": args.grounded}}}}
     started = time.perf_counter()
     result = dg.materialize([*defs.assets, *defs.asset_checks], selection=["retrieval_eval", "consilium_eval"],
                             instance=_dagster_instance(), resources=defs.resources, run_config=run_config,
@@ -229,6 +242,7 @@ def _eval(args) -> int:
     retrieval, consilium = _metadata(result, "retrieval_eval"), _metadata(result, "consilium_eval")
     print(f"retrieval on {retrieval['questions']} golden questions:\n{retrieval['by_mode']}")
     print(f"consilium ({consilium['adapters']}), MLflow run {consilium['mlflow_run']}:\n{consilium['by_configuration']}")
+    print(f"grounded questions ({consilium['grounded_questions']}):\n{consilium['grounded']}")
     print(f"routing accuracy: {consilium['routing_accuracy']:.3f}")
     print(f"time: {time.perf_counter() - started:.1f} s (Dagster run {result.run_id})")
     return 0

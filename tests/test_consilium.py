@@ -1,6 +1,7 @@
 """`persona ask` end to end on the packaged models: a real index, adapters trained for two steps and
 registered in a real MLflow store, answers streamed with citations."""
 import json
+import re
 import shutil
 
 import mlflow
@@ -10,6 +11,7 @@ from mlflow import MlflowClient
 from conftest import SAMPLES, materialize_knowledge
 from persona_pipeline.cli import main
 from persona_pipeline.consilium.answering import AskError
+from persona_pipeline.consilium.faithfulness import unsupported_numbers
 from persona_pipeline.consilium.loading import open_consilium
 from persona_pipeline.settings import Paths
 from persona_pipeline.training.adapters import ADAPTERS
@@ -18,6 +20,9 @@ from persona_pipeline.training.pipeline import build_sft_dataset, evaluate_and_p
 from persona_pipeline.training.settings import TrainingSettings
 
 TAPER = "How long does the marathon taper last, and how much does the volume fall?"
+WINTER_BASE = "Сколько недель длится зимний базовый период?"
+NEVER_WRITTEN = "How many milligrams of caffeine do you recommend before a race?"
+NEVER_WRITTEN_RU = "Какую диету вы советуете перед ультрамарафоном на сто километров?"
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +47,36 @@ def world(tmp_path_factory):
         yield {"paths": paths, "uri": uri, "consilium": consilium, "root": root}
 
 
-def test_answer_cites_the_file_that_holds_the_fact_and_streams(world):
+def test_the_answer_quotes_the_fact_from_the_page_it_cites_and_streams(world):
     pieces = []
-    answer = world["consilium"].ask(TAPER, on_token=pieces.append, max_new_tokens=24)
-    assert answer.citations[0].source == "articles/taper_before_marathon.pdf"
-    assert answer.citations[0].location == "p. 1"
-    assert len(pieces) > 1 and "".join(pieces).strip() == answer.text and answer.text
+    answer = world["consilium"].ask(TAPER, on_token=pieces.append, max_new_tokens=40)
+    assert answer.text.startswith("From my notes:") and "17 days" in answer.text
+    quote = answer.evidence.quotes[0]
+    assert "17 days" in quote.sentence and f"[{quote.number}]" in answer.text
+    cited = answer.citations[quote.number - 1]
+    assert (cited.source, cited.location) == ("articles/taper_before_marathon.pdf", "p. 1")
+    assert quote.sentence in cited.text  # verbatim
+    assert [s.source for s in answer.sources][0] == "articles/taper_before_marathon.pdf"
+    assert len(pieces) > 1 and "".join(pieces).strip() == answer.text
+    generated_numbers = unsupported_numbers(answer.generated, "\n".join([TAPER, *(c.text for c in answer.citations)]))
+    assert generated_numbers == []  # the guard let no invented figure through
+
+
+def test_a_russian_fact_is_answered_in_russian_from_the_russian_article(world):
+    answer = world["consilium"].ask(WINTER_BASE, max_new_tokens=40)
+    assert answer.language == "ru" and not answer.abstained
+    assert answer.text.startswith("Из моих записей:") and "двенадцать недель" in answer.text
+    assert answer.sources[0].source == "articles/zimniy_bazovy_period.txt"
+    # SmolLM2 writes English only: no generated text, a pointer to a multilingual base model instead
+    assert answer.generated == "" and not re.search("[A-Za-z]", answer.text)
+    assert any("base_model_languages" in note for note in answer.notes)
+
+
+def test_a_question_the_coach_never_wrote_about_gets_an_abstention_in_its_language(world):
+    consilium = world["consilium"]
+    english, russian = consilium.ask(NEVER_WRITTEN), consilium.ask(NEVER_WRITTEN_RU)
+    assert english.abstained and english.text == "I have not written about this." and english.sources == []
+    assert russian.abstained and russian.text == "Я об этом не писал."
 
 
 def test_routing_adds_sportmind_only_for_sports_questions(world):
@@ -63,9 +92,13 @@ def test_routing_adds_sportmind_only_for_sports_questions(world):
 def test_adapters_change_the_output(world):
     consilium = world["consilium"]
     question = "Как вы относитесь к ошибкам?"
-    with_adapters = consilium.ask(question, rag=False, max_new_tokens=24).text
-    without = consilium.ask(question, adapters="none", rag=False, max_new_tokens=24).text
-    assert with_adapters != without
+    english = "How do you feel about mistakes?"
+    def everything_generated(answer) -> str:  # what the guard kept and what it dropped
+        return answer.generated + "".join(d.text for d in answer.dropped)
+
+    with_adapters = everything_generated(consilium.ask(english, rag=False, max_new_tokens=24))
+    without = everything_generated(consilium.ask(english, adapters="none", rag=False, max_new_tokens=24))
+    assert with_adapters and with_adapters != without
     reference = "Ошибка — это информация, а не приговор."
     assert consilium.reference_loss(question, reference, adapters="core", rag=False) != \
         consilium.reference_loss(question, reference, adapters="none", rag=False)
@@ -108,32 +141,60 @@ def test_cli_json_and_explain(world, monkeypatch, capsys):
     args = ["--materials", str(world["paths"].materials_dir), "--data", str(world["paths"].data_dir)]
     assert main(["ask", TAPER, "--json", *args]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["citations"][0]["source"] == "articles/taper_before_marathon.pdf" and result["routing"]["sport"]
-    assert set(result) >= {"answer", "adapters", "citations"}
+    assert result["evidence"][0]["source"] == "articles/taper_before_marathon.pdf" and result["routing"]["sport"]
+    assert 0 < result["evidence"][0]["score"] <= 1 and "coverage" in result["evidence"][0]["signals"]
+    assert set(result) >= {"answer", "generated", "dropped", "abstained", "adapters", "citations", "evidence"}
+    assert main(["ask", NEVER_WRITTEN, "--json", "--evidence-only", *args]) == 0
+    assert json.loads(capsys.readouterr().out)["abstained"] is True
     assert main(["ask", TAPER, "--explain", "--no-rag", *args]) == 0
     captured = capsys.readouterr()
     assert "Sources:" not in captured.out and "routing: sport question" in captured.err and "--no-rag" in captured.err
     assert main(["ask", "", *args]) == 2
 
 
-def test_consilium_eval_asset_runs_the_ablations_and_tracks_them(world):
+GROUNDED = """
+- {id: t1, language: en, question: "How many days does your marathon taper last?", answer: 17 days,
+   source: articles/taper_before_marathon.pdf}
+- {id: t2, language: ru, question: "Сколько недель длится зимний базовый период?", answer: двенадцать недель,
+   source: articles/zimniy_bazovy_period.txt}
+- {id: t3, language: en, question: "How many milligrams of caffeine do you recommend before a race?",
+   answer: null, unanswerable: true}
+"""
+
+
+def test_consilium_eval_asset_runs_the_ablations_and_tracks_them(world, tmp_path):
     import dagster as dg
 
     from persona_pipeline.defs.definitions import build_definitions
 
+    grounded = tmp_path / "grounded.yaml"
+    grounded.write_text(GROUNDED, encoding="utf-8")
     paths = world["paths"]
     defs = build_definitions(str(paths.materials_dir), str(paths.data_dir))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", world["uri"])
         result = dg.materialize([*defs.assets, *defs.asset_checks], selection=["consilium_eval"], resources=defs.resources,
                                 instance=dg.DagsterInstance.ephemeral(),
-                                run_config={"ops": {"consilium_eval": {"config": {"questions_per_set": 1, "max_new_tokens": 4}}}})
+                                run_config={"ops": {"consilium_eval": {"config": {
+                                    "questions_per_set": 1, "max_new_tokens": 4, "grounded_set": str(grounded),
+                                    "grounded_questions": 0}}}})
     event = result.asset_materializations_for_node("consilium_eval")[-1]
     meta = {k: getattr(v, "value", v) for k, v in event.metadata.items()}
-    assert meta["routing_accuracy"] == 1.0 and meta["questions"] == 3
-    for name in ("base", "base_rag", "adapters", "adapters_rag"):
-        assert f"| {name} |" in meta["by_configuration"]
+    assert meta["routing_accuracy"] == 1.0 and meta["questions"] == 3 and meta["grounded_questions"] == 3
+    for name in ("base", "base_rag", "adapters", "adapters_rag", "evidence_only"):
+        assert f"| {name} |" in meta["by_configuration"] and f"| {name} |" in meta["grounded"]
     run = MlflowClient(world["uri"]).get_run(meta["mlflow_run_id"])
-    assert run.data.metrics["base_rag.expected_source_retrieved"] == 1.0
-    assert run.data.metrics["adapters_rag.reference_loss"] != run.data.metrics["base_rag.reference_loss"]
-    assert {a.path for a in MlflowClient(world["uri"]).list_artifacts(run.info.run_id)} >= {"answers.json", "consilium_eval.png"}
+    metrics = run.data.metrics
+    assert metrics["base_rag.expected_source_retrieved"] == 1.0
+    assert metrics["adapters_rag.reference_loss"] != metrics["base_rag.reference_loss"]
+    # the quotes carry the facts in both languages, and the RAG answers invent no figure and abstain on
+    # what was never written; without retrieval no answer holds the fact
+    for name in ("evidence_only", "adapters_rag", "base_rag"):
+        assert metrics[f"{name}.grounded.fact_in_answer"] == 1.0
+        assert metrics[f"{name}.grounded.citation_holds_fact"] == 1.0
+        assert metrics[f"{name}.grounded.unsupported_number"] == 0.0
+        assert metrics[f"{name}.grounded.abstained_unanswerable"] == 1.0
+    assert metrics["adapters_rag.grounded.in_language_ru"] == 1.0 and metrics["adapters_rag.grounded.in_language_en"] == 1.0
+    assert metrics["base.grounded.fact_in_answer"] == 0.0
+    assert {a.path for a in MlflowClient(world["uri"]).list_artifacts(run.info.run_id)} >= \
+        {"answers.json", "grounded_answers.json", "consilium_eval.png"}

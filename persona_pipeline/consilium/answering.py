@@ -14,7 +14,7 @@ from typing import Callable
 
 from ..rag.retrieval import Hit
 from ..training.settings import TrainingSettings
-from . import language
+from . import language, prompting
 from .adapters import COMBINED, LoadedAdapters
 from .config import ConsiliumConfig
 from .evidence import Evidence, EvidenceScorer, EvidenceSelection
@@ -108,14 +108,8 @@ class Consilium:
         return [k for k in wanted if self.adapters.has(k)], route, notes
 
     def messages(self, question: str, citations: list[Citation]) -> list[dict]:
-        """The system prompt and the user turn: tactics, the numbered excerpts, the question. An excerpt is
-        data inside the user turn; nothing in it can change the system prompt or the tactics."""
-        context = ""
-        if citations:
-            context = "Notes from your own writing:\n" + "\n".join(
-                f"[{c.number}] ({c.source}, {c.location}) {c.text}" for c in citations) + "\n"
-        prompt = self.template.format(tactics=self.config.tactics, context=context, question=question.strip())
-        return [{"role": "system", "content": self.settings.system_prompt}, {"role": "user", "content": prompt}]
+        return prompting.conversation(self.settings.system_prompt, self.template, self.config.tactics, question,
+                                      [prompting.Excerpt(c.number, c.source, c.location, c.text) for c in citations])
 
     def ask(self, question: str, *, adapters: str = "auto", rag: bool = True, k: int | None = None,
             generate: bool = True, on_token: Callable[[str], None] | None = None,
@@ -139,18 +133,17 @@ class Consilium:
                 return answer
             for quote in answer.evidence.quotes:
                 citations[quote.number - 1].quoted = True
-            opening = _quotes(answer.evidence.quotes, lang)
+            opening = prompting.opening([(q.number, q.sentence) for q in answer.evidence.quotes], lang)
             emit(opening)
-        if not language.base_writes(self.settings, lang):
-            answer.notes.append(language.multilingual_hint(self.settings, lang))
-            answer.text = opening or language.PHRASES[lang]["no_rag"]
-            if not opening:
-                emit(answer.text)
-            return answer
-        if generate:
+        if generate and language.base_writes(self.settings, lang):
             answer.generated, answer.dropped = self._reading(question, citations, opening, used, emit,
                                                               max_new_tokens or self.config.max_new_tokens)
+        elif generate:
+            answer.notes.append(language.multilingual_hint(self.settings, lang))
         answer.text = "\n".join(part for part in (opening, answer.generated) if part)
+        if not answer.text:  # without notes, and nothing generated survived the guard
+            answer.abstained, answer.text = True, language.PHRASES[lang]["no_rag"]
+            emit(answer.text)
         return answer
 
     def reference_loss(self, question: str, reference: str, *, adapters: str, rag: bool) -> float:
@@ -177,15 +170,15 @@ class Consilium:
     def _reading(self, question: str, citations: list[Citation], opening: str, used: list[str],
                  emit: Callable[[str], None], max_new_tokens: int) -> tuple[str, list[DroppedSentence]]:
         """The adapters' continuation after the quotes, sentence by sentence through the faithfulness guard."""
-        shown = [c for c in citations if c.quoted]
+        # every excerpt, as in retrieval-augmented training; unquoted ones go first when the prompt is too long
+        shown = sorted(citations, key=lambda c: (not c.quoted, c.number))
         messages = self.messages(question, shown)
         while shown and self._prompt_tokens(messages, opening) > self.config.max_context_tokens:
-            shown.pop()  # the least likely quoted excerpt goes first; its quote stays in the opening
-            messages = self.messages(question, shown)
-        # the continuation starts in the coach's own order: facts (the quotes), what they mean, one next step
-        lead = language.PHRASES[language.detect(question)]["reading"]
+            shown.pop()
+            messages = self.messages(question, sorted(shown, key=lambda c: c.number))
+        lead = prompting.reading_lead(language.detect(question)) if opening else ""
         prompt = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        inputs = self.tokenizer(prompt + (opening + "\n" if opening else "") + lead, return_tensors="pt",
+        inputs = self.tokenizer(prompt + (opening + "\n" + lead if opening else ""), return_tensors="pt",
                                 add_special_tokens=False)
         support = "\n".join([question, *(c.text for c in citations)])
         kept, dropped = [], []
@@ -196,9 +189,9 @@ class Consilium:
             if reason:
                 dropped.append(DroppedSentence(sentence, reason))
                 continue
-            emit(("\n" + lead if not kept else "") + " " + sentence)
+            emit((f"\n{lead} " if opening and not kept else " " if kept else "") + sentence)
             kept.append(sentence)
-        return (lead + " " + " ".join(kept)) if kept else "", dropped
+        return " ".join([lead, *kept] if lead else kept) if kept else "", dropped
 
     def _prompt_tokens(self, messages: list[dict], opening: str) -> int:
         prompt = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -216,8 +209,3 @@ class Consilium:
 
 def _context(hit: Hit) -> str:
     return f"{hit.chunk.title}\n{hit.chunk.heading or ''}"
-
-
-def _quotes(quotes: list[Evidence], lang: str) -> str:
-    left, right = language.QUOTES[lang]
-    return language.PHRASES[lang]["evidence"] + " " + " ".join(f"{left}{q.sentence}{right} [{q.number}]" for q in quotes)

@@ -18,9 +18,9 @@ MIN_SCRIPT_SHARE = 0.7
 
 PHRASES = {
     "en": {"evidence": "From my notes:", "abstain": "I have not written about this.",
-           "no_rag": "I am answering without my notes.", "reading": "What it means:"},
+           "no_rag": "I cannot answer this without my notes.", "reading": "What it means:"},
     "ru": {"evidence": "Из моих записей:", "abstain": "Я об этом не писал.",
-           "no_rag": "Отвечаю без своих записей.", "reading": "Что это значит:"},
+           "no_rag": "Без своих записей я на это не отвечу.", "reading": "Что это значит:"},
 }
 QUOTES = {"en": ("\u201c", "\u201d"), "ru": ("\u00ab", "\u00bb")}
 MULTILINGUAL_HINT = ("the base model {model} writes {writes} only, so the coach's reading is left out and only his "

@@ -1,7 +1,7 @@
 """Everything `persona ask` needs, loaded once: base model, adapters, knowledge index, embedder, router."""
 from __future__ import annotations
 
-from ..knowledge_config import load_config
+from ..knowledge_config import KnowledgeConfig, load_config
 from ..rag.embedding import Embedder
 from ..rag.index_store import IndexNotFound, load_index
 from ..rag.retrieval import Retriever
@@ -9,12 +9,31 @@ from ..settings import Paths
 from ..sft.validation import load_and_validate
 from ..training.adapters import ADAPTERS
 from ..training.base_model import load_model, load_tokenizer, prepare_base_model
+from ..training.pipeline import conversation_counter
 from ..training.settings import TrainingSettings
 from .adapters import attach_adapters, resolve_adapter_dirs
 from .answering import AskError, Consilium
 from .config import load_consilium_config
 from .evidence import DocumentFrequencies, EvidenceScorer
+from .raft import EvidenceAugmenter
 from .routing import Router
+
+
+def open_evidence(paths: Paths, knowledge: KnowledgeConfig) -> tuple[Retriever, EvidenceScorer]:
+    """The knowledge index's retriever and the evidence scorer over it; IndexNotFound when there is none."""
+    index = load_index(paths.index_dir)
+    embedder = Embedder(index.manifest["embedding_model"], knowledge.embedding_batch_size)
+    return (Retriever(index, embedder, knowledge.candidates, knowledge.rrf_k),
+            EvidenceScorer(embedder, DocumentFrequencies.from_index(index)))
+
+
+def retrieval_augmenter(paths: Paths, settings: TrainingSettings, tokenizer) -> EvidenceAugmenter:
+    """Retrieval-augmented variants for the SFT datasets, in the prompt shape `persona ask` uses."""
+    knowledge, config = load_config(paths.config_path), load_consilium_config(paths.config_path)
+    retriever, scorer = open_evidence(paths, knowledge)
+    count = conversation_counter(tokenizer)
+    fits = lambda messages: count(messages) <= settings.max_seq_length  # noqa: E731
+    return EvidenceAugmenter(retriever, scorer, config.template(), config.tactics, config.top_k, fits)
 
 
 def open_consilium(paths: Paths, *, adapter_source: str | None = None, uri: str | None = None, rag: bool = True,
@@ -24,12 +43,10 @@ def open_consilium(paths: Paths, *, adapter_source: str | None = None, uri: str 
     retriever, embedder, scorer = None, None, None
     if rag:
         try:
-            index = load_index(paths.index_dir)
+            retriever, scorer = open_evidence(paths, knowledge)
         except IndexNotFound as exc:
             raise AskError(f"{exc}; or ask with --no-rag") from exc
-        embedder = Embedder(index.manifest["embedding_model"], knowledge.embedding_batch_size)
-        retriever = Retriever(index, embedder, knowledge.candidates, knowledge.rrf_k)
-        scorer = EvidenceScorer(embedder, DocumentFrequencies.from_index(index))
+        embedder = retriever.embedder
     base = prepare_base_model(settings.base_model, log=log)
     tokenizer = load_tokenizer(base)
     dirs, labels, notes = resolve_adapter_dirs(adapter_source or config.adapter_source,

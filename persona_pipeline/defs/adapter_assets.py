@@ -7,7 +7,9 @@ from .. import charts
 from ..progress import Announcer
 from ..sft.dataset import EmptyDataset
 from ..training.adapters import ADAPTERS, AdapterSpec
-from ..training.base_model import prepare_base_model
+from ..consilium.loading import retrieval_augmenter
+from ..rag.index_store import IndexNotFound
+from ..training.base_model import load_tokenizer, prepare_base_model
 from ..training.pipeline import build_sft_dataset, evaluate_and_promote, train_adapter, validate_examples
 from ..training.settings import TrainingSettings
 from ..training.tracking import model_version_url, run_url
@@ -36,8 +38,15 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
               description=f"{spec.title} worldview examples as a chat SFT dataset: validated, de-duplicated, split, saved with a digest.")
     def sft_dataset(context: dg.AssetExecutionContext, persona_paths: PersonaPaths) -> dg.MaterializeResult:
         settings = TrainingSettings()
+        base = prepare_base_model(settings.base_model, log=Announcer(context.log.info))
+        augment = None
+        if settings.retrieval_augmented:
+            try:
+                augment = retrieval_augmenter(persona_paths.paths(), settings, load_tokenizer(base))
+            except IndexNotFound as exc:
+                raise dg.Failure(description=f"retrieval_augmented is on, but {exc}") from exc
         try:
-            result = build_sft_dataset(spec, persona_paths.paths(), settings, prepare_base_model(settings.base_model, log=Announcer(context.log.info)))
+            result = build_sft_dataset(spec, persona_paths.paths(), settings, base, augment)
         except EmptyDataset as exc:
             _, problems = validate_examples(spec, persona_paths.paths(), settings)
             raise dg.Failure(description=f"{spec.title}: {exc}. Problems:\n" + "\n".join(str(p) for p in problems),

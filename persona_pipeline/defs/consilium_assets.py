@@ -3,10 +3,13 @@ import dagster as dg
 import mlflow
 
 from .. import charts
-from ..consilium.evaluation import CONFIGURATIONS, HeldoutPrompt, evaluate_consilium
+from ..consilium.evaluation import HeldoutPrompt, evaluate_consilium
+from ..consilium.grounded_eval import CONFIGURATIONS, METRICS as GROUNDED_METRICS
+from ..consilium.grounded_set import load_grounded_set
 from ..consilium.loading import open_consilium
 from ..progress import Announcer, Progress
 from ..rag.evaluation import load_golden_set
+from ..settings import PROJECT_DIR
 from ..training.adapters import ADAPTERS
 from ..training.pipeline import load_heldout
 from ..training.settings import TrainingSettings
@@ -19,6 +22,10 @@ METRICS = ("answer_similarity", "reference_loss", "expected_source_retrieved", "
 
 class ConsiliumEvalConfig(dg.Config):
     questions_per_set: int = 3
+    # the grounded question set (relative to the project folder) and how many of its questions are scored,
+    # spread over both languages and the unanswerable ones; 0 means all
+    grounded_set: str = "eval/grounded_questions.yaml"
+    grounded_questions: int = 12
     max_new_tokens: int = 48
 
 
@@ -37,33 +44,63 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
             user = next(m["content"] for m in messages if m["role"] == "user")
             reference = next(m["content"] for m in messages if m["role"] == "assistant")
             heldout.append(HeldoutPrompt(user, reference, sport=key == "sport"))
-    results = evaluate_consilium(consilium, consilium.retriever.embedder, golden, heldout, config.max_new_tokens,
+    grounded = spread(load_grounded_set(PROJECT_DIR / config.grounded_set), config.grounded_questions)
+    results = evaluate_consilium(consilium, consilium.retriever.embedder, golden, heldout, grounded, config.max_new_tokens,
                                  log=announce, progress=Progress(announce, "consilium answers", "answers").update)
     use_experiment(mlflow_tracking.uri(), "persona-consilium")
     with mlflow.start_run(run_name="consilium_eval", tags={"dagster.run_id": context.run.run_id,
                                                            "adapters": "; ".join(consilium.adapters.available.values()) or "none"}) as run:
-        mlflow.log_params({"questions_per_set": config.questions_per_set, "max_new_tokens": config.max_new_tokens})
+        mlflow.log_params({"questions_per_set": config.questions_per_set, "max_new_tokens": config.max_new_tokens,
+                           "grounded_questions": len(grounded)})
         for name, values in results["metrics"].items():
             mlflow.log_metrics({f"{name}.{metric}": value for metric, value in values.items() if value is not None})
+        for name, values in results["grounded"].items():
+            mlflow.log_metrics({f"{name}.grounded.{metric}": value for metric, value in values.items() if value is not None})
+        columns = dict.fromkeys(k for row in results["grounded_rows"] for k in row)
+        mlflow.log_table({k: [row.get(k) for row in results["grounded_rows"]] for k in columns},
+                         artifact_file="grounded_answers.json")
         mlflow.log_metric("routing_accuracy", results["routing_accuracy"])
         mlflow.log_table({k: [row[k] for row in results["rows"]] for k in results["rows"][0]}, artifact_file="answers.json")
-        figure = _figure(results["metrics"])
+        figure = _figure(results["metrics"], results["grounded"])
         mlflow.log_figure(figure, "consilium_eval.png")
     table = markdown_table(["configuration", *METRICS],
                            [[name, *[_fmt(results["metrics"][name][m]) for m in METRICS]] for name in CONFIGURATIONS])
+    grounded_table = markdown_table(["configuration", *GROUNDED_METRICS],
+                                    [[name, *[_fmt(results["grounded"][name][m]) for m in GROUNDED_METRICS]]
+                                     for name in CONFIGURATIONS])
     return dg.MaterializeResult(metadata={
-        "by_configuration": dg.MetadataValue.md(table), "routing_accuracy": results["routing_accuracy"],
+        "by_configuration": dg.MetadataValue.md(table), "grounded": dg.MetadataValue.md(grounded_table),
+        "grounded_answers": dg.MetadataValue.md(_answers_table(results["grounded_rows"])),
+        "routing_accuracy": results["routing_accuracy"],
         "chart": image(figure, "consilium metrics by configuration"),
         "mlflow_run_id": run.info.run_id,
         "mlflow_run": dg.MetadataValue.url(run_url(mlflow_tracking.uri(), run.info.experiment_id, run.info.run_id)),
         "adapters": "; ".join(consilium.adapters.available.values()) or "none",
-        "questions": len(golden) + len(heldout)})
+        "questions": len(golden) + len(heldout), "grounded_questions": len(grounded)})
+
+
+def spread(questions: list, count: int) -> list:
+    """`count` questions taken evenly across the set (whose languages and unanswerable items are grouped),
+    so that a short run still sees both languages and some unanswerable questions; 0 means all."""
+    if not count or count >= len(questions):
+        return questions
+    step = len(questions) / count
+    return [questions[int(i * step)] for i in range(count)]
+
+
+def _answers_table(rows: list[dict]) -> str:
+    adapters_rag = [r for r in rows if r["configuration"] == "adapters_rag"]
+    return markdown_table(["id", "question", "gold", "answer", "fact", "abstained"],
+                          [[r["id"], r["question"], r["gold"], r["answer"][:300], r.get("fact_in_answer", ""), r["abstained"]]
+                           for r in adapters_rag])
 
 
 def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _figure(metrics: dict):
-    return charts.metric_bars(metrics, {"answer_similarity": "answer similarity to reference (cosine)",
-                                        "reference_loss": "reference answer loss (lower is better)"})
+def _figure(metrics: dict, grounded: dict):
+    merged = {name: {**metrics[name], **grounded[name]} for name in metrics}
+    return charts.metric_bars(merged, {"fact_in_answer_when_retrieved": "gold fact in the answer (when retrieved)",
+                                       "unsupported_number": "answers with a number in no excerpt",
+                                       "answer_similarity": "similarity to held-out reference (cosine)"})

@@ -5,6 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from datasets import Dataset, DatasetDict, load_from_disk
 
@@ -13,6 +14,7 @@ from .examples import Example
 from .validation import conversation_key
 
 LATEST = "LATEST"
+AUGMENTED_TAG = "retrieval-augmented"
 
 
 @dataclass
@@ -38,14 +40,20 @@ class EmptyDataset(ValueError):
     pass
 
 
-def build_dataset(examples: list[Example], out_dir: Path, *, system_prompt: str | None, eval_fraction: float) -> SftDataset:
+def build_dataset(examples: list[Example], out_dir: Path, *, system_prompt: str | None, eval_fraction: float,
+                  augment: Callable[[list[dict]], list[list[dict]]] | None = None) -> SftDataset:
+    """`augment(messages)` adds variants of each training conversation (retrieval-augmented ones); the eval
+    split stays as written, so eval losses compare across datasets built with and without it."""
     if len(examples) < 2:
         raise EmptyDataset(f"{len(examples)} valid example(s): at least 2 are needed for a train and an eval split")
     rows = {"train": [], "eval": []}
     for example in sorted(examples, key=lambda e: e.id):
-        rows[split_of(example, eval_fraction)].append({
-            "id": example.id, "messages": with_system_prompt(example.messages, system_prompt),
-            "tags": example.tags, "source": example.where})
+        split = split_of(example, eval_fraction)
+        messages = with_system_prompt(example.messages, system_prompt)
+        rows[split].append({"id": example.id, "messages": messages, "tags": example.tags, "source": example.where})
+        if augment and split == "train":
+            rows[split] += [{"id": f"{example.id}+rag{i}", "messages": variant, "tags": [*example.tags, AUGMENTED_TAG],
+                             "source": example.where} for i, variant in enumerate(augment(messages), start=1)]
     if not rows["eval"] and len(rows["train"]) > 1:
         rows["eval"].append(rows["train"].pop())
     digest = _digest({split: [r["messages"] for r in split_rows] for split, split_rows in rows.items()})

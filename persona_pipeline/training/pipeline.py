@@ -66,11 +66,13 @@ def validate_examples(spec: AdapterSpec, paths: Paths, settings: TrainingSetting
                              settings.max_seq_length if tokenizer is not None else None)
 
 
-def build_sft_dataset(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, base: BaseModel) -> DatasetResult:
+def build_sft_dataset(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, base: BaseModel,
+                      augment: Callable[[list[dict]], list[list[dict]]] | None = None) -> DatasetResult:
+    """`augment`: see sft.dataset.build_dataset (the retrieval-augmented variants, when they are switched on)."""
     tokenizer = load_tokenizer(base)
     examples, problems = validate_examples(spec, paths, settings, tokenizer)
     dataset = build_dataset(examples, paths.data_dir / "sft" / spec.key, system_prompt=settings.system_prompt,
-                            eval_fraction=settings.eval_fraction)
+                            eval_fraction=settings.eval_fraction, augment=augment)
     counter = conversation_counter(tokenizer)
     lengths = [counter(m) for split in ("train", "eval") for m in dataset.data[split]["messages"]]
     return DatasetResult(dataset, problems, lengths)

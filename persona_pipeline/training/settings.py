@@ -16,6 +16,7 @@ class TrainingSettings(BaseModel):
     base_model_languages: list[str] = DEFAULTS["base_model_languages"]
     system_prompt: str = DEFAULTS["system_prompt"]
     max_seq_length: int = DEFAULTS["max_seq_length"]
+    retrieval_augmented: bool = DEFAULTS["retrieval_augmented"]
     eval_fraction: float = DEFAULTS["eval_fraction"]
     seed: int = DEFAULTS["seed"]
     lora_r: int = DEFAULTS["lora_r"]

@@ -1,0 +1,101 @@
+"""Evidence selection, the faithfulness guard, languages and generation controls, without the LLM."""
+import torch
+
+from persona_pipeline.consilium import language
+from persona_pipeline.consilium.evidence import DocumentFrequencies, EvidenceScorer
+from persona_pipeline.consilium.faithfulness import unfaithful, unsupported_numbers
+from persona_pipeline.consilium.generation import GeneratedTokensPenalty, StopOnLoopOrLength, sentences
+from persona_pipeline.consilium.grounded_set import contains_fact, token_f1
+from persona_pipeline.consilium.sentences import statements
+from persona_pipeline.training.settings import TrainingSettings
+
+TAPER = ("Tapering before the marathon. The taper is where months of work turn into a result. My marathon taper "
+         "lasts exactly 17 days. In the first week volume falls to 75 percent of peak.")
+WINTER = ("Зимний базовый период у нас в клубе длится двенадцать недель, с первой недели декабря до конца февраля. "
+          "Я поднимаю объём не больше чем на 8 процентов в неделю.")
+SLEEP = "I ask every athlete to sleep at least 8.5 hours during heavy training blocks. Naps count."
+EXCERPTS = [(1, TAPER, "Tapering Before the Marathon\n"), (2, WINTER, "Зимний базовый период\n"), (3, SLEEP, "Sleep first\n")]
+
+
+def scorer(embedder) -> EvidenceScorer:
+    corpus = [TAPER, WINTER, SLEEP, "Threshold pace is 10 to 15 seconds per kilometre slower than 10 km race pace.",
+              "Kefir with honey is the club's traditional recovery drink."]
+    return EvidenceScorer(embedder, DocumentFrequencies.from_texts(corpus))
+
+
+def test_the_sentence_that_holds_the_fact_is_quoted_first(embedder):
+    selection = scorer(embedder).select("How many days does your marathon taper last?", EXCERPTS)
+    assert selection.supported
+    assert selection.quotes[0].number == 1 and "17 days" in selection.quotes[0].sentence
+    assert set(selection.quotes[0].signals) >= {"coverage", "similarity_en", "answer_type"}
+
+
+def test_a_russian_question_is_answered_from_the_russian_sentence(embedder):
+    selection = scorer(embedder).select("Сколько недель длится зимний базовый период?", EXCERPTS)
+    assert selection.supported and selection.quotes[0].number == 2
+    assert "двенадцать недель" in selection.quotes[0].sentence
+
+
+def test_a_question_about_something_never_written_gets_no_quote(embedder):
+    selection = scorer(embedder).select("How many milligrams of caffeine should I take before a race?", EXCERPTS)
+    assert not selection.supported and selection.candidates
+    assert "caffein" in selection.unknown_words
+
+
+def test_a_worldview_example_is_quoted_from_its_answers_only():
+    text = "Question: The marathon is in 17 days. What now? Answer: Now the taper starts. Volume falls, intensity stays."
+    assert statements(text) == ["Now the taper starts.", "Volume falls, intensity stays."]
+
+
+def test_the_guard_drops_invented_figures_names_foreign_script_and_repeats():
+    support = "My marathon taper lasts exactly 17 days. Mikhail Orlov ran 2:16:40 in Kazan."
+    scripts = ["en"]
+    assert unfaithful("The taper lasts 17 days, so Orlov can trust it.", support, scripts, [], 1) is None
+    assert "number" in unfaithful("The taper lasts about 8 hours.", support, scripts, [], 1)
+    assert "name" in unfaithful("Ask your friend Boris about it.", support, scripts, [], 1)
+    assert "script" in unfaithful("Подводка длится 17 дней.", support, scripts, [], 1)
+    assert "repeats" in unfaithful("My marathon taper lasts exactly 17 days.", support, scripts, [support], 1)
+    assert "not one of the 1 excerpts" in unfaithful("Rest well [3].", support, scripts, [], 1)
+    assert unsupported_numbers("Run 3 x 5 km at 4:05.", "3 x 5 km at 4:05 per km") == []
+
+
+def test_languages_are_told_by_script_and_the_base_model_declares_its_own():
+    assert language.detect("Сколько недель длится база?") == "ru" and language.detect("How long? 17") == "en"
+    assert language.written_in("What it means: rest.", "en") and not language.written_in("Что это значит", "en")
+    english_only = TrainingSettings(base_model_languages=["en"])
+    assert language.base_writes(english_only, "en") and not language.base_writes(english_only, "ru")
+    assert "Qwen" in language.multilingual_hint(english_only, "ru") and "Russian" in language.multilingual_hint(english_only, "ru")
+
+
+def test_only_generated_tokens_are_penalised():
+    scores = torch.tensor([[2.0, 2.0, 2.0, -1.0]])
+    prompt_and_generated = torch.tensor([[0, 1, 3]])  # prompt: tokens 0 and 1; generated: token 3
+    out = GeneratedTokensPenalty(prompt_length=2, penalty=2.0)(prompt_and_generated, scores.clone())
+    assert out[0, 0] == 2.0 and out[0, 1] == 2.0  # copying from the prompt stays as likely as before
+    assert out[0, 3] == -2.0
+
+
+class _Tokens:
+    """A tokenizer stand-in for the stop rule: one character per token id."""
+
+    def decode(self, ids, skip_special_tokens=True):
+        return "".join(chr(i) for i in ids)
+
+
+def test_generation_stops_on_a_loop_and_after_enough_sentences():
+    stop = StopOnLoopOrLength(prompt_length=1, tokenizer=_Tokens(), max_sentences=3)
+    looping = torch.tensor([[0] + [ord(c) for c in "abcdefgh" * 2]])
+    fresh = torch.tensor([[0] + [ord(c) for c in "abcdefghijklmnop"]])
+    three = torch.tensor([[0] + [ord(c) for c in "One. Two. Three."]])
+    assert stop(looping, None)[0] and not stop(fresh, None)[0] and stop(three, None)[0]
+
+
+def test_streamed_pieces_are_regrouped_into_sentences():
+    assert list(sentences(iter(["The taper", " lasts 17 days. Vol", "ume falls. Then"]))) == \
+        ["The taper lasts 17 days.", "Volume falls.", "Then"]
+
+
+def test_gold_facts_are_matched_as_written_in_either_language():
+    assert contains_fact("Подводка длится 17 дней, объём — 75%.", "17 дней")
+    assert contains_fact("Ёлка у финиша", "елка")
+    assert token_f1("It lasts exactly 17 days.", "17 days") > 0.5 and token_f1("Rest.", "17 days") == 0.0
