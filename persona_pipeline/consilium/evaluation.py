@@ -21,14 +21,14 @@ class HeldoutPrompt:
 
 def evaluate_consilium(consilium, embedder, golden: list[GoldenQuestion], heldout: list[HeldoutPrompt],
                        grounded: list[GroundedQuestion], max_new_tokens: int, log=lambda message: None,
-                       progress=lambda done, total: None) -> dict:
+                       progress=lambda done, total: None, configurations: dict = CONFIGURATIONS) -> dict:
     """Metrics per configuration, the grounded set's summary per configuration, and the rows of both tables."""
     rows, grounded_rows, metrics, summaries = [], [], {}, {}
     retrieved = {q.id: q.answerable and any(contains_fact(h.chunk.text, q.answer)
                                             for h in consilium.retriever.search(q.question, k=consilium.config.top_k))
                  for q in grounded}
-    total, done = len(CONFIGURATIONS) * (len(heldout) + len(golden) + len(grounded)), 0
-    for name, (adapters, rag, generate) in CONFIGURATIONS.items():
+    total, done = len(configurations) * (len(heldout) + len(golden) + len(grounded)), 0
+    for name, (adapters, rag, generate) in configurations.items():
         log(f"consilium eval: {name}")
 
         def ask(question: str):

@@ -40,9 +40,9 @@ def _normalise_number(number: str) -> str:
 
 
 def unsupported_numbers(text: str, support: str) -> list[str]:
-    """Numbers in `text` that appear nowhere in `support` (as digits; a lone digit also as a word part)."""
+    """Numbers in `text` that appear nowhere in `support`; [n] citation markers are not claims."""
     known = numbers_in(support)
-    return sorted(n for n in numbers_in(text) if n not in known)
+    return sorted(n for n in numbers_in(_CITATION.sub(" ", text)) if n not in known)
 
 
 def unsupported_names(text: str, support: str) -> list[str]:

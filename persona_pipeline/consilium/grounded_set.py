@@ -40,6 +40,15 @@ def load_grounded_set(path: Path) -> list[GroundedQuestion]:
                              i.get("source"), bool(i.get("cross_language"))) for i in items]
 
 
+def spread(questions: list[GroundedQuestion], count: int) -> list[GroundedQuestion]:
+    """`count` questions taken evenly across the set (whose languages and unanswerable items are grouped),
+    so that a short run still sees both languages and some unanswerable questions; 0 means all."""
+    if not count or count >= len(questions):
+        return questions
+    step = len(questions) / count
+    return [questions[int(i * step)] for i in range(count)]
+
+
 def normalise(text: str) -> str:
     return " ".join(text.lower().translate(_FOLD).split())
 

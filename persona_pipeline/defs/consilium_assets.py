@@ -5,7 +5,7 @@ import mlflow
 from .. import charts
 from ..consilium.evaluation import HeldoutPrompt, evaluate_consilium
 from ..consilium.grounded_eval import CONFIGURATIONS, METRICS as GROUNDED_METRICS
-from ..consilium.grounded_set import load_grounded_set
+from ..consilium.grounded_set import load_grounded_set, spread
 from ..consilium.loading import open_consilium
 from ..progress import Announcer, Progress
 from ..rag.evaluation import load_golden_set
@@ -77,15 +77,6 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
         "mlflow_run": dg.MetadataValue.url(run_url(mlflow_tracking.uri(), run.info.experiment_id, run.info.run_id)),
         "adapters": "; ".join(consilium.adapters.available.values()) or "none",
         "questions": len(golden) + len(heldout), "grounded_questions": len(grounded)})
-
-
-def spread(questions: list, count: int) -> list:
-    """`count` questions taken evenly across the set (whose languages and unanswerable items are grouped),
-    so that a short run still sees both languages and some unanswerable questions; 0 means all."""
-    if not count or count >= len(questions):
-        return questions
-    step = len(questions) / count
-    return [questions[int(i * step)] for i in range(count)]
 
 
 def _answers_table(rows: list[dict]) -> str:
