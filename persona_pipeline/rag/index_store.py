@@ -96,19 +96,21 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
         fault_point("index:locked")
         existing = read_manifest(index_dir)
         if existing and existing.get("digest") == digest:
+            _prune(versions, existing)  # what a writer killed after switching CURRENT did not remove
             return existing, False
         version = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%fZ}-{digest[:8]}"
         with staged_dir(versions / version) as staging:
-            manifest = _write_version(staging, version, digest, chunks, vectors, model, dim, files, exact_search_max_vectors)
+            manifest = _write_version(staging, version, digest, chunks, vectors, model, dim, files, exact_search_max_vectors,
+                                      replaces=existing["version"] if existing else None)
         fault_point("index:version-renamed")
         write_text(index_dir / CURRENT, version)
         fault_point("index:current-switched")
-        _prune(versions, keep={version, existing["version"] if existing else version})
+        _prune(versions, manifest)
         return manifest, True
 
 
 def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk], vectors: np.ndarray,
-                   model: str, dim: int, files: dict, exact_max: int) -> dict:
+                   model: str, dim: int, files: dict, exact_max: int, replaces: str | None) -> dict:
     ids = np.array([chunk_vector_id(c.chunk_id) for c in chunks], dtype=np.int64)
     if len(set(ids.tolist())) != len(ids):
         raise ValueError("vector id collision between chunks; rename one of the colliding files")
@@ -134,6 +136,7 @@ def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk],
         "version": version, "digest": digest, "created": dt.datetime.now(dt.UTC).isoformat(),
         "embedding_model": model, "dim": dim, "faiss_index": kind,
         "vectors": int(index.ntotal), "chunks": len(chunks), "chunks_by_type": counts, "files": files,
+        "replaces": replaces,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
     return manifest
@@ -167,9 +170,10 @@ def load_index(index_dir: Path) -> KnowledgeIndex:
     return KnowledgeIndex(version, folder, manifest, vectors, chunks, bm25, np.load(folder / "bm25_ids.npy"))
 
 
-def _prune(versions: Path, keep: set[str]) -> None:
-    """Keep the new current version and the one it replaced (a reader may still hold it open); remove the
-    rest, a version that a killed writer finished but never made current included."""
+def _prune(versions: Path, current: dict) -> None:
+    """Keep the current version and the one it replaced (a reader may still hold it open); remove the rest,
+    a version that a killed writer finished but never made current included."""
+    keep = {current["version"], current.get("replaces")}
     for old in sorted(versions.iterdir()):
         if not old.name.startswith(".") and old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
