@@ -41,10 +41,9 @@ def write_text(path: Path, text: str) -> None:
     os.replace(temp, path)
 
 
-def remove_leftovers(folder: Path) -> int:
+def remove_leftovers(folder: Path) -> None:
     """Remove the staging folders and temporary files in `folder` whose writer is no longer running (a
-    process killed mid-write never reaches its cleanup). A live writer's are kept. Returns how many."""
-    removed = 0
+    process killed mid-write never reaches its cleanup). A live writer's are kept."""
     for entry in folder.iterdir() if folder.is_dir() else []:
         match = _LEFTOVER.fullmatch(entry.name)
         if match and not is_running(int(match["pid"])):
@@ -52,8 +51,6 @@ def remove_leftovers(folder: Path) -> int:
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
-            removed += 1
-    return removed
 
 
 def _writer_tag() -> str:

@@ -17,18 +17,23 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from conftest import FAULT_TALLY, PROJECT, SAMPLES
+from conftest import FAULT_TALLY, PROJECT, SAMPLES, materialize_knowledge
+from persona_pipeline.atomic import remove_leftovers
 from persona_pipeline.defs.definitions import build_definitions
 from persona_pipeline.defs.jobs import materials_sensor
 from persona_pipeline.defs.resources import PersonaPaths
 from persona_pipeline.rag.index_store import load_index, read_manifest
+from persona_pipeline.rag.retrieval import Retriever
+from persona_pipeline.settings import Paths
+from persona_pipeline.training.adapters import ADAPTERS
+from persona_pipeline.training.pipeline import train_adapter
+from persona_pipeline.training.settings import TrainingSettings
 from ui_servers import BIN
 
 CORPUS = ["articles/threshold_training.md", "lectures/lecture_02_race_tactics.vtt", "logs/spring_group_2026.csv"]
 # every write stage of a knowledge run, in the order a run reaches them
 INDEX_KILL_POINTS = [
     "atomic:before-replace:documents.jsonl",
-    "atomic:before-replace:chunks.jsonl",
     "index:locked",
     "index:vectors-written",
     "index:chunks-written",
@@ -94,7 +99,7 @@ def leftovers(data: Path) -> list[str]:
 
 
 @pytest.fixture
-def world(tmp_path) -> SimpleNamespace:
+def world(tmp_path, embedder) -> SimpleNamespace:
     materials, data, home = tmp_path / "materials", tmp_path / "data", tmp_path / "dagster_home"
     for rel in CORPUS:
         (materials / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +110,7 @@ def world(tmp_path) -> SimpleNamespace:
            "TOKENIZERS_PARALLELISM": "false",
            # the `persona` script imports this checkout's package, wherever the venv was installed from
            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")]))}
-    yield SimpleNamespace(root=tmp_path, materials=materials, data=data, home=home, env=env)
+    yield SimpleNamespace(root=tmp_path, materials=materials, data=data, home=home, env=env, embedder=embedder)
     while STARTED:  # a failed test must not leave a frozen or running writer behind
         process = STARTED.pop()
         if process.poll() is None:
@@ -114,58 +119,63 @@ def world(tmp_path) -> SimpleNamespace:
 
 
 def test_index_survives_a_kill_at_every_write_stage(world):
-    first = finish(persona(world.env, "index"))
-    assert first.code == 0, first.err
+    """Each kill is a real `persona index`; the next run is materialized here, in-process (the same assets,
+    without paying for another interpreter), while a real `persona search` reads what the kill left."""
+    assert materialize_knowledge(world.materials, world.data).success
+    searches = []
     for n, point in enumerate(INDEX_KILL_POINTS):
         note(world.materials, n)
         killed = finish(persona(world.env, "index", fault=point))
         assert killed.code == -signal.SIGKILL, f"{point} was never reached:\n{killed.err[-3000:]}"
         whole_index(world.data / "index")
-
-        # a reader of the version the kill left, and the next writer, at once
-        search = persona(world.env, "search", f"hill sprints up the quarry road quarry{n}", "--json", "-k", "3")
-        rerun = finish(persona(world.env, "index"))
-        found = finish(search)
-        assert found.code == 0 and len(json.loads(found.out)) == 3, found.err
-        assert rerun.code == 0, f"the run after a kill at {point} failed:\n{rerun.err[-3000:]}"
+        # a reader of the version the kill left; it runs on beside the next writer and the next kill
+        searches.append(persona(world.env, "search", f"hill sprints up the quarry road quarry{n}", "--json", "-k", "3"))
+        assert materialize_knowledge(world.materials, world.data).success, f"the run after a kill at {point} failed"
         assert_holds_exactly(world.data, world.materials)
         assert leftovers(world.data) == [], point
         assert len(list((world.data / "index" / "versions").iterdir())) <= 2
+        assert Retriever(whole_index(world.data / "index"), world.embedder).search(f"quarry{n}", k=1)[0].chunk.source == \
+            f"articles/note_{n:02d}.md"
         FAULT_TALLY["kills survived"] += 1
-    hits = json.loads(finish(persona(world.env, "search", "quarry road quarry10", "--json", "-k", "1")).out)
-    assert hits[0]["source"] == f"articles/note_{len(INDEX_KILL_POINTS) - 1:02d}.md"
+    for point, search in zip(INDEX_KILL_POINTS, searches):
+        found = finish(search)
+        assert found.code == 0 and len(json.loads(found.out)) == 3, f"search after a kill at {point}: {found.err[-3000:]}"
 
 
 def test_killed_training_resumes_from_its_checkpoint_and_its_run_is_closed(world, tiny_base):
+    """`persona train core` killed right after its first checkpoint; the next run (here in-process, the same
+    training code with the same settings) resumes from it and closes the dead run."""
     shutil.copytree(SAMPLES / "worldview" / "core", world.materials / "worldview" / "core")
-    defaults = world.root / "training.yaml"
     # the tiny random Llama: the real trainer, checkpoints and MLflow, in seconds; a checkpoint every step
-    defaults.write_text(yaml.safe_dump({"base_model": tiny_base.path, "max_steps": 2, "eval_steps": 1, "batch_size": 2,
-                                        "logging_steps": 1, "sample_generations": 1, "sample_max_new_tokens": 4}))
-    env = {**world.env, "PERSONA_TRAINING_DEFAULTS": str(defaults)}
-    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    settings = TrainingSettings(base_model=tiny_base.path, max_steps=2, eval_steps=1, batch_size=2, logging_steps=1,
+                                sample_generations=1, sample_max_new_tokens=4)
+    defaults = world.root / "training.yaml"
+    defaults.write_text(yaml.safe_dump(settings.model_dump(exclude={"system_prompt"})))
+    uri = world.env["MLFLOW_TRACKING_URI"]
+    client = MlflowClient(uri)
 
-    killed = finish(persona(env, "train", "core", fault="train:checkpoint-saved"))
+    killed = finish(persona({**world.env, "PERSONA_TRAINING_DEFAULTS": str(defaults)}, "train", "core",
+                            fault="train:checkpoint-saved"))
     assert killed.code == -signal.SIGKILL, killed.err[-3000:]
     [dead] = client.search_runs([client.get_experiment_by_name("persona-adapters").experiment_id])
     assert dead.info.status == "RUNNING"
     assert [p.name for p in (world.data / "checkpoints" / "core").glob("*/checkpoint-*")] == ["checkpoint-1"]
 
-    resumed = finish(persona(env, "train", "core"))
-    assert resumed.code == 0, resumed.err[-3000:]
-    runs = {r.info.run_id: r for r in client.search_runs([dead.info.experiment_id])}
-    assert runs.pop(dead.info.run_id).info.status == "KILLED"
-    [finished] = runs.values()
+    outcome = train_adapter(ADAPTERS["core"], Paths.resolve(world.materials, world.data), settings, uri=uri, report=lambda m: None)
+    assert outcome.resumed_from.endswith("checkpoint-1") and outcome.steps == settings.max_steps
+    assert client.get_run(dead.info.run_id).info.status == "KILLED"
+    finished = client.get_run(outcome.run_id)
     assert finished.info.status == "FINISHED" and finished.data.tags["resumed_from_checkpoint"] == "checkpoint-1"
-    assert [m.step for m in client.get_metric_history(finished.info.run_id, "train_loss")] == [2]
-    assert [v.run_id for v in client.search_model_versions("name='persona-core-self'")] == [finished.info.run_id]
-    assert [p.name for p in (world.data / "adapters" / "core").iterdir()] == [finished.info.run_id]
+    assert [m.step for m in client.get_metric_history(outcome.run_id, "train_loss")] == [2]
+    assert [v.run_id for v in client.search_model_versions("name='persona-core-self'")] == [outcome.run_id]
+    assert [p.name for p in (world.data / "adapters" / "core").iterdir()] == [outcome.run_id]
+    assert client.search_runs([dead.info.experiment_id], filter_string="attributes.status = 'RUNNING'") == []
     FAULT_TALLY["kills survived"] += 1
     FAULT_TALLY["MLflow runs of killed processes marked KILLED, not left RUNNING"] += 1
 
 
 def test_writers_wait_for_each_other_and_readers_answer_mid_write(world):
-    assert finish(persona(world.env, "index")).code == 0
+    assert materialize_knowledge(world.materials, world.data).success
     resources = {"persona_paths": PersonaPaths.from_environment(str(world.materials), str(world.data))}
     first_tick = materials_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
     added = note(world.materials, 0)
@@ -220,3 +230,14 @@ def _wait_until(condition, timeout: float = RUN_TIMEOUT) -> bool:
             return False
         time.sleep(0.2)
     return True
+
+
+def test_only_a_dead_writers_leftovers_are_removed(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    live, gone = f".CURRENT.tmp-{os.getpid()}-{'a' * 32}", f".staging-v1-{dead.pid}-{'b' * 32}"
+    (tmp_path / live).write_text("being written")
+    (tmp_path / gone).mkdir()
+    (tmp_path / "v0").mkdir()
+    remove_leftovers(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live, "v0"])

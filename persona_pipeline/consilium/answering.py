@@ -9,6 +9,7 @@ from typing import Callable
 from ..rag.retrieval import Hit
 from .adapters import COMBINED, LoadedAdapters
 from .config import ConsiliumConfig
+from .quoting import without_control_tokens
 from .routing import Route, Router
 
 ADAPTER_CHOICES = ("auto", "core,sport", "core", "none")
@@ -73,7 +74,8 @@ class Consilium:
         context = ""
         if citations:
             context = "Notes from your own writing:\n" + "\n".join(
-                f"[{c.number}] ({c.source}, {c.location}) {c.text}" for c in citations) + "\n"
+                f"[{c.number}] ({c.source}, {c.location}) {without_control_tokens(c.text, self.tokenizer)}"
+                for c in citations) + "\n"
         prompt = self.template.format(tactics=self.config.tactics, context=context, question=question.strip())
         return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": prompt}], citations
 
