@@ -30,6 +30,7 @@ class KnowledgeConfig:
     embedding_batch_size: int = 32
     exact_search_max_vectors: int = 100_000
     max_file_bytes: int = 20 * 2**20
+    max_unpacked_bytes: int = 50 * 2**20  # a docx/xlsx's entries together, as their zip declares them
     candidates: int = 50
     rrf_k: int = 60
     golden_set: Path | None = None
@@ -61,13 +62,15 @@ def load_config(path: Path) -> KnowledgeConfig:
         raise ConfigError(f"{path}: knowledge_types: no knowledge types declared")
     embedding, index = raw.get("embedding") or {}, raw.get("index") or {}
     retrieval, evaluation = raw.get("retrieval") or {}, raw.get("evaluation") or {}
+    limits = raw.get("limits") or {}
     golden = evaluation.get("golden_set")
     return KnowledgeConfig(
         types=types,
         embedding_model=str(embedding.get("model", "packaged")),
         embedding_batch_size=int(embedding.get("batch_size", 32)),
         exact_search_max_vectors=int(index.get("exact_search_max_vectors", 100_000)),
-        max_file_bytes=int(float((raw.get("limits") or {}).get("max_file_mb", 20)) * 2**20),
+        max_file_bytes=int(float(limits.get("max_file_mb", 20)) * 2**20),
+        max_unpacked_bytes=int(float(limits.get("max_unpacked_mb", 50)) * 2**20),
         candidates=int(retrieval.get("candidates", 50)),
         rrf_k=int(retrieval.get("rrf_k", 60)),
         golden_set=(PROJECT_DIR / golden) if golden else None,

@@ -1,5 +1,6 @@
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,6 +14,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLES = PROJECT / "raw_materials"
 SCREENSHOTS = PROJECT / "test-artifacts" / "screenshots"
+# what the fault suite proved, counted by its tests and printed as one line at the end of the run
+FAULT_TALLY: Counter = Counter()
+TALLY_LINE = ("kills survived", "inputs refused with reasons", "MLflow runs of killed processes marked KILLED, not left RUNNING")
 TINY_RUN = {"max_steps": 2, "eval_steps": 2, "logging_steps": 1, "batch_size": 2, "sample_generations": 1, "sample_max_new_tokens": 8}
 
 
@@ -147,3 +151,8 @@ def page(browser, request):
     else:
         shot.unlink(missing_ok=True)  # an earlier failure's picture would mislead
     context.close()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FAULT_TALLY:
+        terminalreporter.write_line("fault suite: " + ", ".join(f"{FAULT_TALLY[what]} {what}" for what in TALLY_LINE))

@@ -109,7 +109,8 @@ class Consilium:
 
     def messages(self, question: str, citations: list[Citation]) -> list[dict]:
         return prompting.conversation(self.settings.system_prompt, self.template, self.config.tactics, question,
-                                      [prompting.Excerpt(c.number, c.source, c.location, c.text) for c in citations])
+                                      [prompting.Excerpt(c.number, c.source, c.location, c.text) for c in citations],
+                                      self.tokenizer)
 
     def ask(self, question: str, *, adapters: str = "auto", rag: bool = True, k: int | None = None,
             generate: bool = True, on_token: Callable[[str], None] | None = None,

@@ -33,7 +33,7 @@ def retrieval_augmenter(paths: Paths, settings: TrainingSettings, tokenizer) -> 
     retriever, scorer = open_evidence(paths, knowledge)
     count = conversation_counter(tokenizer)
     fits = lambda messages: count(messages) <= settings.max_seq_length  # noqa: E731
-    return EvidenceAugmenter(retriever, scorer, config.template(), config.tactics, config.top_k, fits)
+    return EvidenceAugmenter(retriever, scorer, config.template(), config.tactics, config.top_k, tokenizer, fits)
 
 
 def open_consilium(paths: Paths, *, adapter_source: str | None = None, uri: str | None = None, rag: bool = True,

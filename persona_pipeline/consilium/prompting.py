@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import language
+from .quoting import without_control_tokens
 
 
 @dataclass
@@ -15,13 +16,15 @@ class Excerpt:
     text: str
 
 
-def conversation(system_prompt: str, template: str, tactics: str, question: str, excerpts: list[Excerpt]) -> list[dict]:
+def conversation(system_prompt: str, template: str, tactics: str, question: str, excerpts: list[Excerpt],
+                 tokenizer) -> list[dict]:
     """The system prompt and the user turn: tactics, the numbered excerpts, the question. An excerpt is data
-    inside the user turn; nothing in it can change the system prompt or the tactics."""
+    inside the user turn, with the model's control tokens taken out; nothing in it can change the system
+    prompt or the tactics."""
     context = ""
     if excerpts:
         context = "Notes from your own writing:\n" + "\n".join(
-            f"[{e.number}] ({e.source}, {e.location}) {e.text}" for e in excerpts) + "\n"
+            f"[{e.number}] ({e.source}, {e.location}) {without_control_tokens(e.text, tokenizer)}" for e in excerpts) + "\n"
     prompt = template.format(tactics=tactics, context=context, question=question.strip())
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
 

@@ -21,9 +21,9 @@ class EvidenceAugmenter:
     """`fits(messages)` says whether a conversation fits the training sequence length; excerpts are dropped,
     lowest-ranked first, until it does."""
 
-    def __init__(self, retriever, scorer: EvidenceScorer, template: str, tactics: str, k: int,
+    def __init__(self, retriever, scorer: EvidenceScorer, template: str, tactics: str, k: int, tokenizer,
                  fits: Callable[[list[dict]], bool]):
-        self.retriever, self.scorer, self.fits = retriever, scorer, fits
+        self.retriever, self.scorer, self.fits, self.tokenizer = retriever, scorer, fits, tokenizer
         self.template, self.tactics, self.k = template, tactics, k
 
     def __call__(self, messages: list[dict]) -> list[list[dict]]:
@@ -44,7 +44,7 @@ class EvidenceAugmenter:
                       + prompting.reading_lead(lang) + " " + answer)
         quoted = {q.number for q in selection.quotes}
         while True:
-            variant = (prompting.conversation(system, self.template, self.tactics, question, excerpts)
+            variant = (prompting.conversation(system, self.template, self.tactics, question, excerpts, self.tokenizer)
                        + [{"role": "assistant", "content": answer}])
             if self.fits(variant):
                 return [variant]

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ..knowledge_config import KnowledgeConfig
+from .guards import link_refusal
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,10 @@ class Skipped:
 
 
 def list_material_files(materials_dir: Path) -> list[Path]:
+    """Every file, and every symbolic link (to a folder, broken, or leading outside) so that it is reported."""
     if not materials_dir.is_dir():
         return []
-    return sorted(p for p in materials_dir.rglob("*") if p.is_file())
+    return sorted(p for p in materials_dir.rglob("*") if p.is_file() or p.is_symlink())
 
 
 def file_sha256(path: Path) -> str:
@@ -45,8 +48,13 @@ def classify(materials_dir: Path, config: KnowledgeConfig) -> tuple[list[SourceF
     """Assign each file a knowledge type and parser; report the rest (unknown type or extension,
     too large, exact duplicates of an earlier file)."""
     accepted, skipped, seen = [], [], {}
-    for absolute in list_material_files(materials_dir):
+    # links after plain files, so that a link to a file inside is the one reported as the duplicate
+    for absolute in sorted(list_material_files(materials_dir), key=Path.is_symlink):
         rel = absolute.relative_to(materials_dir).as_posix()
+        refusal = link_refusal(absolute, materials_dir)
+        if refusal:
+            skipped.append(Skipped(rel, None, refusal))
+            continue
         kind = next((t for t in config.types.values() if any(_glob(g).match(rel) for g in t.globs)), None)
         if kind is None:
             skipped.append(Skipped(rel, None, "not covered by any knowledge type in the config"))
@@ -100,6 +108,9 @@ def snapshot(materials_dir: Path, previous: dict[str, list] | None = None) -> di
     state = {}
     for absolute in list_material_files(materials_dir):
         rel = absolute.relative_to(materials_dir).as_posix()
+        if absolute.is_symlink():
+            state[rel] = _link_state(absolute)
+            continue
         stat = absolute.stat()
         known = previous.get(rel)
         if known and known[0] == stat.st_size and known[1] == stat.st_mtime_ns:
@@ -107,6 +118,13 @@ def snapshot(materials_dir: Path, previous: dict[str, list] | None = None) -> di
         else:
             state[rel] = [stat.st_size, stat.st_mtime_ns, file_sha256(absolute)]
     return state
+
+
+def _link_state(link: Path) -> list:
+    """A link is known by where it points, never by reading what it points at (that may be outside the
+    folder); a link to a file inside changes with that file, which is listed too."""
+    stat = link.lstat()
+    return [stat.st_size, stat.st_mtime_ns, hashlib.sha256(f"link:{os.readlink(link)}".encode()).hexdigest()]
 
 
 def content_digest(state: dict[str, list]) -> str:

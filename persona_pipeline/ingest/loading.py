@@ -8,6 +8,7 @@ from pathlib import Path
 from ..knowledge_config import KnowledgeConfig
 from .discovery import Skipped, SourceFile, classify
 from .document import Document, MaterialError
+from .guards import read_within_limit, unpacked_size_refusal
 from .parsers import PARSERS
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,12 @@ def load_materials(materials_dir: Path, config: KnowledgeConfig) -> LoadResult:
     result = LoadResult(skipped=list(skipped))
     for source in accepted:
         try:
-            document = PARSERS[source.parser]((materials_dir / source.path).read_bytes(), source.path)
+            document = _parse(materials_dir / source.path, source, config)
         except MaterialError as exc:
             result.skipped.append(Skipped(source.path, source.kind, str(exc), source.sha256))
+            continue
+        except RecursionError:
+            result.skipped.append(Skipped(source.path, source.kind, "nested too deeply to parse", source.sha256))
             continue
         except Exception as exc:  # a parser library failing on hostile input must not sink the run
             result.skipped.append(Skipped(source.path, source.kind, f"{source.parser} parser failed: {type(exc).__name__}: {exc}", source.sha256))
@@ -43,3 +47,11 @@ def load_materials(materials_dir: Path, config: KnowledgeConfig) -> LoadResult:
     for item in result.skipped:
         log.warning("skipped %s: %s", item.path, item.reason)
     return result
+
+
+def _parse(path: Path, source: SourceFile, config: KnowledgeConfig) -> Document:
+    data = read_within_limit(path, config.max_file_bytes)
+    refusal = unpacked_size_refusal(data, config.max_unpacked_bytes)
+    if refusal:
+        raise MaterialError(refusal)
+    return PARSERS[source.parser](data, source.path)

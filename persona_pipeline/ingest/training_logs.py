@@ -19,6 +19,9 @@ _UNIT_IN_HEADER = re.compile(r"^(?P<name>.*?)\s*[\(\[](?P<unit>[^\)\]]+)[\)\]]\s
 _UNIT_SUFFIXES = {"km": "km", "m": "m", "min": "min", "s": "s", "sec": "s", "bpm": "bpm", "kg": "kg", "h": "h"}
 _SCALE = re.compile(r"^\d+\s*[-–]\s*(\d+)$")  # "RPE (1-10)" is a scale, not a unit
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%y")
+# a training log has tens of columns; each row's text repeats every header, so a far wider line would
+# multiply into megabytes of chunks
+MAX_COLUMNS = 1000
 
 
 def parse_csv(data: bytes, path: str) -> Document:
@@ -79,6 +82,7 @@ def parse_json_log(data: bytes, path: str) -> Document:
 
 
 def _table_document(path: str, title: str, rows: list[tuple[int, list]], location: str = "") -> Document:
+    _check_width(rows, location)
     header_at = next((i for i, (_, r) in enumerate(rows) if any(_is_date_header(c) for c in r)), None)
     if header_at is None:
         raise MaterialError("no date column found (expected a header such as 'Date' or 'Дата')")
@@ -98,6 +102,14 @@ def _table_document(path: str, title: str, rows: list[tuple[int, list]], locatio
     if not blocks:
         raise MaterialError("no session rows under the header" + (f" ({'; '.join(warnings)})" if warnings else ""))
     return Document(path=path, title=title, blocks=blocks, warnings=warnings)
+
+
+def _check_width(rows: list[tuple[int, list]], location: str) -> None:
+    # up to the last filled cell: a spreadsheet row formatted to its last column is not wide
+    widths = ((line, next((i for i in range(len(row), 0, -1) if row[i - 1] not in (None, "")), 0)) for line, row in rows)
+    line, width = max(widths, key=lambda item: item[1], default=(None, 0))
+    if width > MAX_COLUMNS:
+        raise MaterialError(f"{location}line {line}: {width:,} columns, more than the {MAX_COLUMNS:,} a training log may have")
 
 
 def _row_block(cells, where: str, warnings: list[str], prefix: str, line: int | None = None) -> Block | None:

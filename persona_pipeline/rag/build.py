@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..atomic import write_text
+from ..atomic import remove_leftovers, write_text
 from ..ingest.discovery import Skipped, SourceFile
 from ..ingest.document import Block, Document
 from ..ingest.loading import LoadedDocument, load_materials
@@ -39,6 +39,7 @@ class DocumentsSummary:
 
 
 def build_documents(paths: Paths, config: KnowledgeConfig) -> DocumentsSummary:
+    remove_leftovers(paths.knowledge_dir)  # temp files of a run killed mid-write
     result = load_materials(paths.materials_dir, config)
     rows = [json.dumps({"source": asdict(d.source), "document": asdict(d.document)}, ensure_ascii=False)
             for d in result.documents]

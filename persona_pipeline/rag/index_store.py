@@ -16,12 +16,12 @@ import bm25s
 import faiss
 import numpy as np
 
-from ..atomic import STAGING_PREFIX, staged_dir, write_text
+from ..atomic import remove_leftovers, staged_dir, write_text
+from ..faults import fault_point
 from .chunking import Chunk
 from .lexical import tokenize
 
 CURRENT = "CURRENT"
-KEEP_VERSIONS = 2
 
 
 class IndexNotFound(Exception):
@@ -90,20 +90,27 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
     digest = content_digest(model, chunks, files)
     with writer_lock(index_dir):
+        versions = index_dir / "versions"
+        for folder in (index_dir, versions):
+            remove_leftovers(folder)
+        fault_point("index:locked")
         existing = read_manifest(index_dir)
         if existing and existing.get("digest") == digest:
+            _prune(versions, existing)  # what a writer killed after switching CURRENT did not remove
             return existing, False
         version = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%fZ}-{digest[:8]}"
-        versions = index_dir / "versions"
         with staged_dir(versions / version) as staging:
-            manifest = _write_version(staging, version, digest, chunks, vectors, model, dim, files, exact_search_max_vectors)
+            manifest = _write_version(staging, version, digest, chunks, vectors, model, dim, files, exact_search_max_vectors,
+                                      replaces=existing["version"] if existing else None)
+        fault_point("index:version-renamed")
         write_text(index_dir / CURRENT, version)
-        _prune(versions, keep=version)
+        fault_point("index:current-switched")
+        _prune(versions, manifest)
         return manifest, True
 
 
 def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk], vectors: np.ndarray,
-                   model: str, dim: int, files: dict, exact_max: int) -> dict:
+                   model: str, dim: int, files: dict, exact_max: int, replaces: str | None) -> dict:
     ids = np.array([chunk_vector_id(c.chunk_id) for c in chunks], dtype=np.int64)
     if len(set(ids.tolist())) != len(ids):
         raise ValueError("vector id collision between chunks; rename one of the colliding files")
@@ -111,14 +118,17 @@ def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk],
     if len(chunks):
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
     faiss.write_index(index, str(folder / "vectors.faiss"))
+    fault_point("index:vectors-written")
     with open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
         for chunk in chunks:
             out.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+    fault_point("index:chunks-written")
     if chunks:
         retriever = bm25s.BM25()
         retriever.index([tokenize(c.embed_text) for c in chunks], show_progress=False)
         retriever.save(str(folder / "bm25"), show_progress=False)
     np.save(folder / "bm25_ids.npy", ids)
+    fault_point("index:bm25-written")
     counts: dict[str, int] = {}
     for chunk in chunks:
         counts[chunk.kind] = counts.get(chunk.kind, 0) + 1
@@ -126,6 +136,7 @@ def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk],
         "version": version, "digest": digest, "created": dt.datetime.now(dt.UTC).isoformat(),
         "embedding_model": model, "dim": dim, "faiss_index": kind,
         "vectors": int(index.ntotal), "chunks": len(chunks), "chunks_by_type": counts, "files": files,
+        "replaces": replaces,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
     return manifest
@@ -159,11 +170,11 @@ def load_index(index_dir: Path) -> KnowledgeIndex:
     return KnowledgeIndex(version, folder, manifest, vectors, chunks, bm25, np.load(folder / "bm25_ids.npy"))
 
 
-def _prune(versions: Path, keep: str) -> None:
-    """Keep the current version and the one before it (a reader may still hold it open)."""
-    finished = sorted(p for p in versions.iterdir() if not p.name.startswith("."))
-    for old in [p for p in finished if p.name != keep][:-(KEEP_VERSIONS - 1) or None]:
-        shutil.rmtree(old, ignore_errors=True)
-    for stale in versions.glob(f"{STAGING_PREFIX}*"):
-        if stale.stat().st_mtime < dt.datetime.now().timestamp() - 3600:
-            shutil.rmtree(stale, ignore_errors=True)
+def _prune(versions: Path, current: dict) -> None:
+    """Keep the current version and the one it replaced (a reader may still hold it open); remove the rest,
+    a version that a killed writer finished but never made current included."""
+    keep = {current["version"], current.get("replaces")}
+    for old in sorted(versions.iterdir()):
+        if not old.name.startswith(".") and old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+            fault_point("index:pruning")

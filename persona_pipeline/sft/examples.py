@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import yaml
 
 EXTENSIONS = {".yaml", ".yml", ".jsonl"}
 ROLES = ("system", "user", "assistant")
+# anchors and aliases may share a system prompt between examples; a file whose aliases unfold to many
+# times its own size (the "billion laughs" shape) is refused before anything walks the unfolded values
+MAX_ALIAS_EXPANSION = 10
 
 
 @dataclass
@@ -69,6 +73,9 @@ def _read_jsonl(text: str, display: str) -> tuple[list[Example], list[Problem]]:
         except json.JSONDecodeError as exc:
             problems.append(Problem(display, number, None, "json", f"invalid JSON at column {exc.colno}: {exc.msg}"))
             continue
+        except RecursionError:
+            problems.append(Problem(display, number, None, "json", "nested too deeply to read"))
+            continue
         example, problem = _from_mapping(row, display, number, default_id=f"{Path(display).stem}:{number}")
         examples += [example] if example else []
         problems += [problem] if problem else []
@@ -78,10 +85,15 @@ def _read_jsonl(text: str, display: str) -> tuple[list[Example], list[Problem]]:
 def _read_yaml(text: str, display: str) -> tuple[list[Example], list[Problem]]:
     try:
         node = yaml.compose(text)
+        if node is not None and _unfolded_size(node) > MAX_ALIAS_EXPANSION * len(text):
+            return [], [Problem(display, None, None, "yaml", f"anchors and aliases unfold to more than {MAX_ALIAS_EXPANSION}x "
+                                "the file's size (a \"billion laughs\" shape); not read")]
         rows = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return [], [Problem(display, mark.line + 1 if mark else None, None, "yaml", str(getattr(exc, "problem", exc)))]
+    except RecursionError:
+        return [], [Problem(display, None, None, "yaml", "nested too deeply to read")]
     if rows is None:
         return [], []
     if not isinstance(rows, list):
@@ -93,6 +105,34 @@ def _read_yaml(text: str, display: str) -> tuple[list[Example], list[Problem]]:
         examples += [example] if example else []
         problems += [problem] if problem else []
     return examples, problems
+
+
+def _unfolded_size(root: yaml.Node) -> float:
+    """Characters and values the document would hold with every alias unfolded, counted without unfolding:
+    an alias is the very node its anchor names, so each node's size is computed once. A node that holds
+    itself unfolds without end."""
+    sizes: dict[int, float] = {}
+    open_nodes: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = len(node.value) + 1
+            continue
+        children = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else node.value
+        if children_done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+        elif key in open_nodes:
+            return math.inf
+        else:
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
 
 
 def _from_mapping(row, display: str, line: int | None, default_id: str) -> tuple[Example | None, Problem | None]:

@@ -11,10 +11,11 @@ from typing import Callable
 import torch
 from peft import LoraConfig
 from transformers import EarlyStoppingCallback, PrinterCallback, TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import SFTConfig, SFTTrainer
 
 from ..atomic import staged_dir
+from ..faults import fault_point
 from ..sft.dataset import SftDataset
 from .base_model import BaseModel, load_model, load_tokenizer
 from .settings import TrainingSettings
@@ -85,6 +86,20 @@ class _ProgressCallback(TrainerCallback):
         self.report(row)
 
 
+class _CrashPointAfterCheckpoint(TrainerCallback):
+    """PERSONA_FAULT=train:checkpoint-saved kills the process once a checkpoint is on disk (crash tests)."""
+
+    def on_save(self, args, state, control, **kwargs):
+        fault_point("train:checkpoint-saved")
+
+
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest checkpoint the trainer finished writing: trainer_state.json is the last file it writes,
+    so a checkpoint cut off by a kill mid-save is passed over for the one before it."""
+    complete = [p for p in folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if (p / "trainer_state.json").exists()]
+    return str(max(complete, key=lambda p: int(p.name.rpartition("-")[2]))) if complete else None
+
+
 def training_config(settings: TrainingSettings, output_dir: Path, *, cpu_autocast: bool, **overrides) -> SFTConfig:
     cuda = torch.cuda.is_available()
     every = max(1, min(settings.eval_steps, settings.max_steps))
@@ -118,7 +133,7 @@ def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettin
     model = load_model(base)
     checkpoints = work_dir / f"{dataset.digest[:12]}-{settings.fingerprint()}"
     checkpoints.mkdir(parents=True, exist_ok=True)
-    resume = get_last_checkpoint(str(checkpoints))
+    resume = last_complete_checkpoint(checkpoints)
     autocast = cpu_bf16_supported()
     trainer = PersonaSFTTrainer(
         model=model, processing_class=tokenizer,
@@ -128,7 +143,7 @@ def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettin
         peft_config=LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
                                target_modules=list(settings.target_modules), task_type="CAUSAL_LM"),
         callbacks=[EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience),
-                   _ProgressCallback(report), *(extra_callbacks or [])],
+                   _ProgressCallback(report), _CrashPointAfterCheckpoint(), *(extra_callbacks or [])],
         cpu_autocast=autocast,
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through `report`, not print()

@@ -25,7 +25,8 @@ from .base_model import BaseModel, load_model, load_tokenizer, prepare_base_mode
 from .heldout import assistant_token_loss, generate, perplexity
 from .lora import train_lora
 from .settings import TrainingSettings
-from .tracking import champion, download_version, register_version, tracking_uri, use_experiment
+from .tracking import (champion, close_abandoned_runs, download_version, owner_tags, register_version, tracking_uri,
+                       use_experiment)
 
 Report = Callable[[str], None]
 
@@ -96,9 +97,12 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
     uri = tracking_uri(uri)
     experiment_id = use_experiment(uri)
     client = MlflowClient(uri)
+    for run_id in close_abandoned_runs(client, experiment_id):
+        report(f"MLflow run {run_id} marked KILLED: the process that trained it is gone")
     run_name = f"{spec.title} {dt.datetime.now():%m-%d %H:%M:%S}"
     started = time.perf_counter()
-    with mlflow.start_run(run_name=run_name, tags={"adapter": spec.title, "persona.adapter_key": spec.key, **(tags or {})}) as run:
+    with mlflow.start_run(run_name=run_name, tags={"adapter": spec.title, "persona.adapter_key": spec.key, **owner_tags(),
+                                                   **(tags or {})}) as run:
         mlflow.log_params({**{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in settings.model_dump().items()
                               if k != "system_prompt"},
                            "base_model_id": base.model_id, "base_model_revision": base.revision[:40],

@@ -3,12 +3,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel
 
-DEFAULTS = yaml.safe_load(Path(__file__).with_name("defaults.yaml").read_text(encoding="utf-8"))
+DEFAULTS_ENV = "PERSONA_TRAINING_DEFAULTS"  # a YAML file whose keys replace the shipped defaults
+
+
+def _defaults() -> dict:
+    values = yaml.safe_load(Path(__file__).with_name("defaults.yaml").read_text(encoding="utf-8"))
+    override = os.environ.get(DEFAULTS_ENV)
+    if override:
+        values.update(yaml.safe_load(Path(override).read_text(encoding="utf-8")) or {})
+    return values
+
+
+DEFAULTS = _defaults()
 
 
 class TrainingSettings(BaseModel):

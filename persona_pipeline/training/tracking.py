@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from ..processes import is_running
 from ..settings import PROJECT_DIR
 from .adapters import CHAMPION
 
 EXPERIMENT = "persona-adapters"
 DEFAULT_STORE = PROJECT_DIR / "mlruns"
 DEFAULT_UI = "http://127.0.0.1:5000"  # where the README's `mlflow ui` command serves the local store
+OWNER_TAG = "persona.owner"  # host:pid of the process that trains the run
 
 
 def tracking_uri(explicit: str | None = None) -> str:
@@ -72,3 +75,20 @@ def champion(client: MlflowClient, name: str):
 def download_version(version, target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     return Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=str(target)))
+
+
+def owner_tags() -> dict[str, str]:
+    return {OWNER_TAG: f"{socket.gethostname()}:{os.getpid()}"}
+
+
+def close_abandoned_runs(client: MlflowClient, experiment_id: str) -> list[str]:
+    """Mark KILLED the runs still RUNNING whose training process on this machine is gone (killed, so it
+    never ended its run); runs of live processes and of other machines are left alone. Returns their ids."""
+    host = socket.gethostname()
+    closed = []
+    for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'"):
+        owner_host, _, pid = run.data.tags.get(OWNER_TAG, "").rpartition(":")
+        if owner_host == host and pid.isdigit() and not is_running(int(pid)):
+            client.set_terminated(run.info.run_id, status="KILLED")
+            closed.append(run.info.run_id)
+    return closed

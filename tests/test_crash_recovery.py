@@ -1,0 +1,243 @@
+"""The fault-injection suite: real `persona index` and `persona train` processes killed with SIGKILL at exact
+write stages (PERSONA_FAULT names the stage), and writers and readers running at once. After every kill the
+index loads whole, search answers, the next run succeeds and nothing the dead writer left behind remains."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import dagster as dg
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from conftest import FAULT_TALLY, PROJECT, SAMPLES, materialize_knowledge
+from persona_pipeline.atomic import remove_leftovers
+from persona_pipeline.defs.definitions import build_definitions
+from persona_pipeline.defs.jobs import materials_sensor
+from persona_pipeline.defs.resources import PersonaPaths
+from persona_pipeline.rag.index_store import load_index, read_manifest
+from persona_pipeline.rag.retrieval import Retriever
+from persona_pipeline.settings import Paths
+from persona_pipeline.training.adapters import ADAPTERS
+from persona_pipeline.training.pipeline import train_adapter
+from persona_pipeline.training.settings import TrainingSettings
+from ui_servers import BIN
+
+CORPUS = ["articles/threshold_training.md", "lectures/lecture_02_race_tactics.vtt", "logs/spring_group_2026.csv"]
+# every write stage of a knowledge run, in the order a run reaches them
+INDEX_KILL_POINTS = [
+    "atomic:before-replace:documents.jsonl",
+    "index:locked",
+    "index:vectors-written",
+    "index:chunks-written",
+    "index:bm25-written",
+    "atomic:before-rename:versions",
+    "index:version-renamed",
+    "atomic:before-replace:CURRENT",
+    "index:current-switched",
+    "index:pruning",
+]
+LEFTOVER = re.compile(r"\.(staging-.+|.+\.tmp-\d+-[0-9a-f]{32})")
+RUN_TIMEOUT = 300
+
+
+STARTED: list[subprocess.Popen] = []
+
+
+def persona(env: dict, *args: str, fault: str | None = None, pause: bool = False) -> subprocess.Popen:
+    """A real `persona` process; with `fault` it kills itself at that stage (or freezes there with `pause`)."""
+    extra = {"PERSONA_FAULT": fault, "PERSONA_FAULT_SIGNAL": "STOP" if pause else "KILL"} if fault else {}
+    process = subprocess.Popen([str(BIN / "persona"), *args], env={**env, **extra}, cwd=PROJECT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    STARTED.append(process)
+    return process
+
+
+def finish(process: subprocess.Popen) -> SimpleNamespace:
+    out, err = process.communicate(timeout=RUN_TIMEOUT)
+    return SimpleNamespace(code=process.returncode, out=out, err=err)
+
+
+def note(materials: Path, n: int) -> str:
+    """A new small article, so that every run has a new version to write; returns its path."""
+    rel = f"articles/note_{n:02d}.md"
+    (materials / rel).write_text(f"# Field note {n}\n\nOn camp day {n} the group ran {n + 3} hill sprints "
+                                 f"of {n * 10 + 40} metres up the quarry road, marker word quarry{n}.\n")
+    return rel
+
+
+def whole_index(index_dir: Path):
+    """The current version, checked whole: as many vectors as chunks as BM25 rows as the manifest says."""
+    index = load_index(index_dir)
+    bm25_rows = index.bm25.scores["num_docs"] if index.bm25 else 0
+    assert index.vectors.ntotal == len(index.chunks) == len(index.bm25_ids) == bm25_rows == index.manifest["chunks"]
+    assert len({c.chunk_id for c in index.chunks.values()}) == len(index.chunks)
+    return index
+
+
+def files_on_disk(materials: Path) -> set[str]:
+    return {p.relative_to(materials).as_posix() for p in materials.rglob("*") if p.is_file()}
+
+
+def assert_holds_exactly(data: Path, materials: Path) -> None:
+    index = whole_index(data / "index")
+    files = index.manifest["files"]
+    assert set(files) == files_on_disk(materials) and all(f["status"] == "indexed" for f in files.values())
+    assert {c.source for c in index.chunks.values()} == set(files)
+
+
+def leftovers(data: Path) -> list[str]:
+    folders = [data / "index", data / "index" / "versions", data / "knowledge"]
+    return [p.name for folder in folders for p in folder.iterdir() if LEFTOVER.fullmatch(p.name)]
+
+
+@pytest.fixture
+def world(tmp_path, embedder) -> SimpleNamespace:
+    materials, data, home = tmp_path / "materials", tmp_path / "data", tmp_path / "dagster_home"
+    for rel in CORPUS:
+        (materials / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SAMPLES / rel, materials / rel)
+    home.mkdir()
+    env = {**os.environ, "PERSONA_MATERIALS_DIR": str(materials), "PERSONA_DATA_DIR": str(data), "DAGSTER_HOME": str(home),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "HF_HUB_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false",
+           # the `persona` script imports this checkout's package, wherever the venv was installed from
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")]))}
+    yield SimpleNamespace(root=tmp_path, materials=materials, data=data, home=home, env=env, embedder=embedder)
+    while STARTED:  # a failed test must not leave a frozen or running writer behind
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_index_survives_a_kill_at_every_write_stage(world):
+    """Each kill is a real `persona index`; the next run is materialized here, in-process (the same assets,
+    without paying for another interpreter), while a real `persona search` reads what the kill left."""
+    assert materialize_knowledge(world.materials, world.data).success
+    searches = []
+    for n, point in enumerate(INDEX_KILL_POINTS):
+        note(world.materials, n)
+        killed = finish(persona(world.env, "index", fault=point))
+        assert killed.code == -signal.SIGKILL, f"{point} was never reached:\n{killed.err[-3000:]}"
+        whole_index(world.data / "index")
+        # a reader of the version the kill left; it runs on beside the next writer and the next kill
+        searches.append(persona(world.env, "search", f"hill sprints up the quarry road quarry{n}", "--json", "-k", "3"))
+        assert materialize_knowledge(world.materials, world.data).success, f"the run after a kill at {point} failed"
+        assert_holds_exactly(world.data, world.materials)
+        assert leftovers(world.data) == [], point
+        assert len(list((world.data / "index" / "versions").iterdir())) <= 2
+        assert Retriever(whole_index(world.data / "index"), world.embedder).search(f"quarry{n}", k=1)[0].chunk.source == \
+            f"articles/note_{n:02d}.md"
+        FAULT_TALLY["kills survived"] += 1
+    for point, search in zip(INDEX_KILL_POINTS, searches):
+        found = finish(search)
+        assert found.code == 0 and len(json.loads(found.out)) == 3, f"search after a kill at {point}: {found.err[-3000:]}"
+
+
+def test_killed_training_resumes_from_its_checkpoint_and_its_run_is_closed(world, tiny_base):
+    """`persona train core` killed right after its first checkpoint; the next run (here in-process, the same
+    training code with the same settings) resumes from it and closes the dead run."""
+    shutil.copytree(SAMPLES / "worldview" / "core", world.materials / "worldview" / "core")
+    # the tiny random Llama: the real trainer, checkpoints and MLflow, in seconds; a checkpoint every step
+    settings = TrainingSettings(base_model=tiny_base.path, max_steps=2, eval_steps=1, batch_size=2, logging_steps=1,
+                                sample_generations=1, sample_max_new_tokens=4)
+    defaults = world.root / "training.yaml"
+    defaults.write_text(yaml.safe_dump(settings.model_dump(exclude={"system_prompt"})))
+    uri = world.env["MLFLOW_TRACKING_URI"]
+    client = MlflowClient(uri)
+
+    killed = finish(persona({**world.env, "PERSONA_TRAINING_DEFAULTS": str(defaults)}, "train", "core",
+                            fault="train:checkpoint-saved"))
+    assert killed.code == -signal.SIGKILL, killed.err[-3000:]
+    [dead] = client.search_runs([client.get_experiment_by_name("persona-adapters").experiment_id])
+    assert dead.info.status == "RUNNING"
+    assert [p.name for p in (world.data / "checkpoints" / "core").glob("*/checkpoint-*")] == ["checkpoint-1"]
+
+    outcome = train_adapter(ADAPTERS["core"], Paths.resolve(world.materials, world.data), settings, uri=uri, report=lambda m: None)
+    assert outcome.resumed_from.endswith("checkpoint-1") and outcome.steps == settings.max_steps
+    assert client.get_run(dead.info.run_id).info.status == "KILLED"
+    finished = client.get_run(outcome.run_id)
+    assert finished.info.status == "FINISHED" and finished.data.tags["resumed_from_checkpoint"] == "checkpoint-1"
+    assert [m.step for m in client.get_metric_history(outcome.run_id, "train_loss")] == [2]
+    assert [v.run_id for v in client.search_model_versions("name='persona-core-self'")] == [outcome.run_id]
+    assert [p.name for p in (world.data / "adapters" / "core").iterdir()] == [outcome.run_id]
+    assert client.search_runs([dead.info.experiment_id], filter_string="attributes.status = 'RUNNING'") == []
+    FAULT_TALLY["kills survived"] += 1
+    FAULT_TALLY["MLflow runs of killed processes marked KILLED, not left RUNNING"] += 1
+
+
+def test_writers_wait_for_each_other_and_readers_answer_mid_write(world):
+    assert materialize_knowledge(world.materials, world.data).success
+    resources = {"persona_paths": PersonaPaths.from_environment(str(world.materials), str(world.data))}
+    first_tick = materials_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
+    added = note(world.materials, 0)
+
+    # a writer frozen mid-write: it holds the writer lock, with half a version on disk
+    frozen = persona(world.env, "index", fault="index:chunks-written", pause=True)
+    assert _wait_until(lambda: _state(frozen.pid) in "TZ") and _state(frozen.pid) == "T", finish(frozen).err[-3000:]
+    readers = [persona(world.env, "search", "Sokolov 3 x 3 km session", "--json", "-k", "2") for _ in range(2)]
+    for reader in readers:
+        answer = finish(reader)
+        assert answer.code == 0 and json.loads(answer.out)[0]["source"] == "articles/threshold_training.md", answer.err
+
+    # the sensor's run request, run here as the daemon would launch it, and a CLI run: both wait behind the
+    # frozen writer, which is let go once both are seen blocked on the lock
+    tick = materials_sensor.evaluate_tick(dg.build_sensor_context(cursor=first_tick.cursor, resources=resources))
+    [request] = tick.run_requests
+    assert request.tags["persona/added"] == "1"
+    cli = persona(world.env, "index")
+    both_waited = []
+
+    def release_when_both_wait():
+        try:
+            both_waited.append(_wait_until(lambda: _lock_waiters(world.data / "index" / ".lock") == 2))
+        finally:
+            os.kill(frozen.pid, signal.SIGCONT)
+
+    releaser = threading.Thread(target=release_when_both_wait)
+    releaser.start()
+    job = build_definitions(str(world.materials), str(world.data)).resolve_job_def("reindex_knowledge")
+    sensor_run = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), tags=request.tags, raise_on_error=False)
+    releaser.join()
+    assert both_waited == [True], "the sensor's run and the CLI run were not both waiting on the writer lock"
+    assert sensor_run.success and finish(frozen).code == 0 and finish(cli).code == 0
+    assert_holds_exactly(world.data, world.materials)
+    assert added in read_manifest(world.data / "index")["files"] and leftovers(world.data) == []
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _lock_waiters(lock: Path) -> int:
+    """Processes blocked on the flock of `lock` (the "->" lines of /proc/locks, which name the file's inode)."""
+    inode = f":{lock.stat().st_ino} "
+    return sum(1 for line in Path("/proc/locks").read_text().splitlines() if "->" in line and inode in line)
+
+
+def _wait_until(condition, timeout: float = RUN_TIMEOUT) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_only_a_dead_writers_leftovers_are_removed(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    live, gone = f".CURRENT.tmp-{os.getpid()}-{'a' * 32}", f".staging-v1-{dead.pid}-{'b' * 32}"
+    (tmp_path / live).write_text("being written")
+    (tmp_path / gone).mkdir()
+    (tmp_path / "v0").mkdir()
+    remove_leftovers(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live, "v0"])
