@@ -1,14 +1,11 @@
-"""The consilium evaluated as an asset and tracked as an MLflow run."""
+"""The consilium evaluated as an asset and tracked as an MLflow run (models and mlflow imported when it runs)."""
 import dagster as dg
-import mlflow
 
 from .. import charts
 from ..consilium.evaluation import CONFIGURATIONS, HeldoutPrompt, evaluate_consilium
-from ..consilium.loading import open_consilium
 from ..progress import Announcer, Progress
 from ..rag.evaluation import load_golden_set
 from ..training.adapters import ADAPTERS
-from ..training.pipeline import load_heldout
 from ..training.settings import TrainingSettings
 from ..training.tracking import run_url, use_experiment
 from .metadata import image, markdown_table
@@ -27,6 +24,11 @@ class ConsiliumEvalConfig(dg.Config):
           description="base / base+RAG / adapters / adapters+RAG side by side on golden and held-out questions, tracked in MLflow.")
 def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfig, persona_paths: PersonaPaths,
                    mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+    import mlflow
+
+    from ..consilium.loading import open_consilium
+    from ..training.pipeline import load_heldout
+
     paths, knowledge = persona_paths.paths(), persona_paths.knowledge_config()
     announce = Announcer(context.log.info)
     consilium = open_consilium(paths, uri=mlflow_tracking.uri(), log=announce)
