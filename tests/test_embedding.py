@@ -11,7 +11,7 @@ from persona_pipeline.rag.embedding import Embedder
 TEXTS = ["Threshold runs at 3:38 per kilometre, twice a week in the base period.",
          "Зимний базовый период длится двенадцать недель.",
          "kefir",
-         "The taper before a marathon lasts three weeks and the volume falls by forty percent " * 6,
+         "The taper before a marathon lasts three weeks and the volume falls by forty percent " * 12,
          "Hill repeats: twelve times ninety seconds uphill, jog down as recovery."]
 
 

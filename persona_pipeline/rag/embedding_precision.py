@@ -9,16 +9,13 @@ model cache (`embedding_precision.json`); PERSONA_EMBED_PRECISION=fp32|bf16 over
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-import time
 
 import numpy as np
 
-from ..atomic import write_text
 from ..cpu import cpu_model, native_bf16
-from ..settings import model_cache_dir
+from ..measured import best_seconds, measured_once
 
 log = logging.getLogger(__name__)
 
@@ -50,29 +47,19 @@ def choose_precision(embedder) -> str:
     import torch
 
     key = f"{cpu_model()} | {embedder.name} | torch {torch.__version__} | {torch.get_num_threads()} threads"
-    path = model_cache_dir() / CHOICES_FILE
-    try:
-        choices = json.loads(path.read_text())
-    except (OSError, ValueError):
-        choices = {}
-    if key not in choices:
-        choices[key] = calibrate(embedder)
-        write_text(path, json.dumps(choices, indent=1))
-    return choices[key]["precision"]
+    return measured_once(CHOICES_FILE, key, lambda: calibrate(embedder))["precision"]
 
 
 def calibrate(embedder) -> dict:
     """Time fp32 and bf16 side by side on the same texts; bf16 wins only if faster and close enough."""
     texts = calibration_texts(CALIBRATION_TEXTS)
-    best = {p: float("inf") for p in PRECISIONS}
-    vectors = {}
-    for _ in range(CALIBRATION_ROUNDS):
-        for precision in PRECISIONS:
-            started = time.perf_counter()
-            with precision_context(precision):
-                vectors[precision] = embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
-                                                           convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
-            best[precision] = min(best[precision], time.perf_counter() - started)
+
+    def encode(precision: str):
+        with precision_context(precision):
+            return embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
+                                         convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+
+    best, vectors = best_seconds(CALIBRATION_ROUNDS, {p: (lambda p=p: encode(p)) for p in PRECISIONS})
     cosine = float(np.min(np.sum(vectors["fp32"] * vectors["bf16"], axis=1)))
     speedup = best["fp32"] / best["bf16"]
     chosen = "bf16" if speedup >= MIN_SPEEDUP and cosine >= MIN_COSINE else "fp32"

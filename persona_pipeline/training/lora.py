@@ -1,7 +1,13 @@
-"""LoRA training with trl's SFTTrainer: assistant-only loss, held-out eval, early stopping, resumable."""
+"""LoRA training with trl's SFTTrainer: assistant-only loss, held-out eval, early stopping, resumable.
+
+Speed on a CPU (bench/training_throughput.py): batches are padding-free, the examples of a batch
+concatenated into one row with position ids restarting at each example, so no step computes on padding;
+transformers turns those position ids into a block-diagonal causal mask, so no example attends to
+another. Precision is bf16 autocast where measured faster on this CPU, else fp32 (precision.py), and
+activations are kept rather than recomputed.
+"""
 from __future__ import annotations
 
-import contextlib
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -9,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from peft import LoraConfig
+from peft import LoraConfig, get_peft_model
 from transformers import EarlyStoppingCallback, PrinterCallback, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
@@ -17,6 +23,7 @@ from trl import SFTConfig, SFTTrainer
 from ..atomic import staged_dir
 from ..sft.dataset import SftDataset
 from .base_model import BaseModel, load_model, load_tokenizer
+from .precision import training_precision
 from .settings import TrainingSettings
 
 
@@ -28,39 +35,17 @@ class TrainResult:
     resumed_from: str | None
     tokens_per_second: float
     seconds: float
+    precision: str
     history: list[dict] = field(default_factory=list)  # the trainer's log rows, from before a resume too
 
 
-def cpu_bf16_supported() -> bool:
-    """Only CPUs with native bf16 (AVX512-BF16 or AMX) gain from autocast; on AVX2 it is emulated and
-    several times slower than fp32."""
-    if torch.cuda.is_available():
-        return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+def lora_config(settings: TrainingSettings) -> LoraConfig:
+    return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                      target_modules=list(settings.target_modules), task_type="CAUSAL_LM")
 
 
-class PersonaSFTTrainer(SFTTrainer):
-    """SFTTrainer that runs forward passes under bfloat16 autocast on CPUs that support it.
-
-    trl's own `bf16=True` with `use_cpu=True` gave no speed-up here, while autocast around the
-    forward pass made LoRA steps on SmolLM2 markedly faster (bench/training_throughput.py)."""
-
-    def __init__(self, *args, cpu_autocast: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.cpu_autocast = cpu_autocast
-
-    def compute_loss_context_manager(self):
-        outer = super().compute_loss_context_manager()
-        if not self.cpu_autocast:
-            return outer
-        stack = contextlib.ExitStack()
-        stack.enter_context(outer)
-        stack.enter_context(torch.autocast("cpu", dtype=torch.bfloat16))
-        return stack
+def choose_precision(base: BaseModel, settings: TrainingSettings) -> str:
+    return training_precision(base, lambda: get_peft_model(load_model(base), lora_config(settings)))
 
 
 class _ProgressCallback(TrainerCallback):
@@ -85,7 +70,7 @@ class _ProgressCallback(TrainerCallback):
         self.report(row)
 
 
-def training_config(settings: TrainingSettings, output_dir: Path, *, cpu_autocast: bool, **overrides) -> SFTConfig:
+def training_config(settings: TrainingSettings, output_dir: Path, *, precision: str, **overrides) -> SFTConfig:
     cuda = torch.cuda.is_available()
     every = max(1, min(settings.eval_steps, settings.max_steps))
     values = dict(
@@ -97,12 +82,13 @@ def training_config(settings: TrainingSettings, output_dir: Path, *, cpu_autocas
         logging_steps=max(1, min(settings.logging_steps, settings.max_steps)),
         eval_strategy="steps", eval_steps=every, save_strategy="steps", save_steps=every, save_total_limit=2,
         load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
-        assistant_only_loss=True, max_length=settings.max_seq_length,
-        # batches of similar length waste little on padding, without packing's cross-example attention on CPU
-        train_sampling_strategy="group_by_length",
+        assistant_only_loss=True,
+        # no padding: the SFT datasets hold only examples that validation found within max_seq_length,
+        # so there is nothing to truncate, which trl requires of padding-free batches without packing
+        padding_free=True, max_length=None,
         # a 135M model fits in memory many times over; recomputing activations would cost a third more time
         activation_checkpointing=False,
-        bf16=cuda and torch.cuda.is_bf16_supported(), use_cpu=not cuda,
+        bf16=precision == "bf16", use_cpu=not cuda,
         include_num_input_tokens_seen="non_padding", report_to="none", disable_tqdm=True, dataloader_num_workers=0,
     )
     values.update(overrides)
@@ -115,21 +101,19 @@ def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettin
     The adapter is written to `adapter_out` only when training finished (staged, then renamed)."""
     torch.manual_seed(settings.seed)
     tokenizer = load_tokenizer(base)
+    precision = choose_precision(base, settings)
     model = load_model(base)
     checkpoints = work_dir / f"{dataset.digest[:12]}-{settings.fingerprint()}"
     checkpoints.mkdir(parents=True, exist_ok=True)
     resume = get_last_checkpoint(str(checkpoints))
-    autocast = cpu_bf16_supported()
-    trainer = PersonaSFTTrainer(
+    trainer = SFTTrainer(
         model=model, processing_class=tokenizer,
-        args=training_config(settings, checkpoints, cpu_autocast=autocast),
+        args=training_config(settings, checkpoints, precision=precision),
         train_dataset=dataset.data["train"].select_columns(["messages"]),
         eval_dataset=dataset.data["eval"].select_columns(["messages"]),
-        peft_config=LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                               target_modules=list(settings.target_modules), task_type="CAUSAL_LM"),
+        peft_config=lora_config(settings),
         callbacks=[EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience),
                    _ProgressCallback(report), *(extra_callbacks or [])],
-        cpu_autocast=autocast,
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through `report`, not print()
     started = time.perf_counter()
@@ -143,6 +127,5 @@ def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettin
     return TrainResult(
         adapter_dir=adapter_out, steps=trainer.state.global_step, eval_loss=evaluation.get("eval_loss"),
         resumed_from=resume, tokens_per_second=int(trainer.state.num_input_tokens_seen or 0) / max(seconds, 1e-9),
-        seconds=seconds, history=list(trainer.state.log_history),
+        seconds=seconds, precision=precision, history=list(trainer.state.log_history),
     )
-
