@@ -9,7 +9,8 @@ and MLflow store. Then:
   champion resolves the alias in MLflow, later ones reuse the cached alias -> version -> folder mapping;
 - plain: AutoModelForCausalLM from the packaged GGUF, PeftModel with both adapter folders, faiss.read_index,
   SentenceTransformer, in a fresh process (load time only).
-Generation: tokens/s of a greedy answer of N new tokens, CoreSelf+SportMind active, both ways in-process.
+Generation: tokens/s of a greedy answer of N new tokens to the same prompt (persona ask's, with its system
+prompt and template), CoreSelf+SportMind active, both ways in-process.
 
 Usage: .venv/bin/python bench/ask_cold_start.py [--tokens 48]
 """
@@ -27,18 +28,16 @@ from corpus import PROJECT, machine, persona
 
 PERSONA = r'''
 import time, json, sys
-started = time.perf_counter()
 from persona_pipeline.consilium.loading import open_consilium
 from persona_pipeline.settings import Paths
 consilium = open_consilium(Paths.resolve(sys.argv[1], sys.argv[2]))
-loaded = time.perf_counter() - started
+question = "How long does the marathon taper last?"
 pieces = []
 t = time.perf_counter()
-answer = consilium.ask("How long does the marathon taper last?", adapters="core,sport", rag=False,
-                       on_token=pieces.append, max_new_tokens=int(sys.argv[3]))
+answer = consilium.ask(question, adapters="core,sport", rag=False, on_token=pieces.append, max_new_tokens=int(sys.argv[3]))
 seconds = time.perf_counter() - t
 tokens = len(consilium.tokenizer(answer.text, add_special_tokens=False)["input_ids"])
-print(json.dumps({"cold_start": loaded, "tokens_per_second": tokens / seconds}))
+print(json.dumps({"tokens_per_second": tokens / seconds, "messages": consilium.messages(question, [])[0]}))
 '''
 
 PLAIN = r'''
@@ -60,8 +59,8 @@ model.set_adapter("both")
 index = faiss.read_index(sys.argv[3])
 embedder = SentenceTransformer(str(get_model_path()), device="cpu")
 loaded = time.perf_counter() - started
-ids = tokenizer.apply_chat_template([{"role": "user", "content": "How long does the marathon taper last?"}],
-                                    add_generation_prompt=True, return_tensors="pt", return_dict=True)
+messages = json.loads(Path(sys.argv[5]).read_text())  # the prompt persona ask generated from, for a fair rate
+ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
 t = time.perf_counter()
 with torch.no_grad():
     out = model.generate(**ids, max_new_tokens=int(sys.argv[4]), do_sample=False)
@@ -127,7 +126,8 @@ def main() -> None:
                 "--no-rag, cached alias": ask_process(cli_env, "--no-rag"),
                 "with retrieval, cached alias": ask_process(cli_env)}
         ours = fresh(PERSONA, str(materials), str(data), str(args.tokens), env=env)
-        plain = fresh(PLAIN, adapter_dirs["core"], adapter_dirs["sport"], faiss_file, str(args.tokens), env=env)
+        (work / "messages.json").write_text(json.dumps(ours["messages"]))
+        plain = fresh(PLAIN, adapter_dirs["core"], adapter_dirs["sport"], faiss_file, str(args.tokens), str(work / "messages.json"), env=env)
         print(machine())
         print("`persona ask` whole CLI process, CoreSelf + SportMind (target: first token <= 5 s with native bf16, <= 10 s on AVX2):")
         for label, (first_token, total) in runs.items():

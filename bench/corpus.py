@@ -11,6 +11,10 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLES = PROJECT / "raw_materials"
 TEXT_FORMATS = {".md", ".txt", ".html", ".vtt", ".srt", ".csv", ".json"}
+# a last line in the file's own format, for samples that hold none of the names made unique
+UNIQUE_TAIL = {".md": "\n\nCopy {n} of this page.\n", ".txt": "\n\nCopy {n} of this page.\n",
+               ".html": "\n<p>Copy {n} of this page.</p>\n", ".vtt": "\n\n00:59:00.000 --> 00:59:05.000\nCopy {n}.\n",
+               ".srt": "\n\n999\n00:59:00,000 --> 00:59:05,000\nCopy {n}.\n"}
 sys.path.insert(0, str(PROJECT))
 
 from persona_pipeline.cpu import describe  # noqa: E402
@@ -25,7 +29,7 @@ def machine() -> str:
 def make_corpus(target: Path, files: int) -> None:
     """`files` copies of the text-format samples, each made unique (names and numbers changed) so that
     nothing is a duplicate and nothing is served from a cache."""
-    sources = sorted(p for p in SAMPLES.rglob("*") if p.suffix in TEXT_FORMATS and "worldview" not in p.parts)
+    sources = sorted(p for p in SAMPLES.rglob("*") if p.suffix in TEXT_FORMATS and "worldview" not in p.parts and _utf8(p))
     for n in range(files):
         source = sources[n % len(sources)]
         dest = target / source.relative_to(SAMPLES).parent / f"{source.stem}_{n:04d}{source.suffix}"
@@ -33,7 +37,15 @@ def make_corpus(target: Path, files: int) -> None:
         text = source.read_text(encoding="utf-8")
         for name in ("Sokolov", "Соколов", "Anna", "Orlov", "Petrova", "Петрова"):
             text = text.replace(name, f"{name}{n}")
-        dest.write_text(text, encoding="utf-8")
+        dest.write_text(text + UNIQUE_TAIL.get(source.suffix, "").format(n=n), encoding="utf-8")
+
+
+def _utf8(path: Path) -> bool:
+    try:
+        path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:  # the cp1251 sample: its names could not be replaced as text
+        return False
+    return True
 
 
 def copy_samples(target: Path) -> None:

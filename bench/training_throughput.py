@@ -2,8 +2,8 @@
 packaged SmolLM2), data (the CoreSelf examples), batch size and number of steps, in one run.
 
 Two baselines: trl's defaults as shipped (bf16=True, gradient checkpointing on, padded batches), and the
-same with bf16 off, the faster plain-trl setup where bf16 is emulated. The pipeline: padding-free
-batches, no activation recomputation, and the precision measured faster on this CPU (training/precision.py).
+same with bf16 off, the faster plain-trl setup where bf16 is emulated. The pipeline: the precision
+measured faster on this CPU (training/precision.py), no activation recomputation, batches grouped by length.
 Prints tokens/s of each (tokens of the examples, padding excluded), the ratio to the faster baseline and
 the final eval losses.
 

@@ -1,21 +1,19 @@
 """LoRA training on a tiny random Llama: checkpoints, resume after an interruption, atomic adapter output,
-padding-free batches and each precision path."""
+and each precision path."""
 import json
 import math
 from pathlib import Path
 
 import pytest
-import torch
 from peft import PeftModel
 from transformers import TrainerCallback
-from trl import SFTTrainer
 
 from persona_pipeline.sft.dataset import build_dataset
 from persona_pipeline.sft.validation import load_and_validate
 from persona_pipeline.training.base_model import load_model, load_tokenizer
 from persona_pipeline.training.heldout import assistant_token_loss, generate
 from persona_pipeline.training import precision as training_precision_module
-from persona_pipeline.training.lora import choose_precision, lora_config, train_lora, training_config
+from persona_pipeline.training.lora import choose_precision, train_lora
 from persona_pipeline.training.settings import TrainingSettings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "raw_materials"
@@ -75,26 +73,6 @@ def test_a_trained_adapter_changes_generations_and_lowers_assistant_loss(tmp_pat
         base_text = generate(model, tokenizer, conversations[0], 12)
     assert tuned < base - 1.0, (tuned, base)
     assert generate(model, tokenizer, conversations[0], 12) != base_text
-
-
-def test_padding_free_batches_attend_within_each_example_only(tmp_path, tiny_base, dataset):
-    """A padding-free batch is one row of concatenated examples; each example's logits must equal those of
-    the example run alone, i.e. the position ids give a block-diagonal mask."""
-    settings = TrainingSettings(max_steps=1, batch_size=3)
-    trainer = SFTTrainer(model=load_model(tiny_base), processing_class=load_tokenizer(tiny_base),
-                         args=training_config(settings, tmp_path, precision="fp32"), peft_config=lora_config(settings),
-                         train_dataset=dataset.data["train"].select_columns(["messages"]).select(range(3)))
-    examples = [trainer.train_dataset[i]["input_ids"] for i in range(3)]
-    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
-    assert "attention_mask" not in batch and batch["input_ids"].shape == (1, sum(map(len, examples)))
-    model = trainer.model.eval()
-    with torch.no_grad():
-        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
-        start = 0
-        for ids in examples:
-            alone = model(input_ids=torch.tensor([ids])).logits[0]
-            assert torch.allclose(packed[start:start + len(ids)], alone, atol=1e-4)
-            start += len(ids)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])

@@ -59,11 +59,12 @@ class Embedder:
     def tokenizer(self):
         """A `tokenizers.Tokenizer` without truncation or padding (the model's own file caps both at 128)."""
         file = Path(self.path) / "tokenizer.json"
-        if not file.exists():
-            return self.model.tokenizer.backend_tokenizer
-        from tokenizers import Tokenizer
+        if file.exists():
+            from tokenizers import Tokenizer
 
-        tokenizer = Tokenizer.from_file(str(file))
+            tokenizer = Tokenizer.from_file(str(file))
+        else:  # a hub id: the loaded model's own fast tokenizer, whose settings it resets on every call
+            tokenizer = self.model.tokenizer.backend_tokenizer
         tokenizer.no_truncation()
         tokenizer.no_padding()
         return tokenizer

@@ -1,10 +1,10 @@
 """LoRA training with trl's SFTTrainer: assistant-only loss, held-out eval, early stopping, resumable.
 
-Speed on a CPU (bench/training_throughput.py): batches are padding-free, the examples of a batch
-concatenated into one row with position ids restarting at each example, so no step computes on padding;
-transformers turns those position ids into a block-diagonal causal mask, so no example attends to
-another. Precision is bf16 autocast where measured faster on this CPU, else fp32 (precision.py), and
-activations are kept rather than recomputed.
+Speed on a CPU (bench/training_throughput.py): the precision measured faster on this CPU (precision.py;
+bf16 autocast lost to fp32 in training on an AVX512-BF16 EPYC without AMX), activations kept rather than
+recomputed, and batches of similar length. Padding-free batches (examples concatenated into one row,
+position ids restarting per example) were tried and dropped: without a variable-length attention kernel,
+which CPUs lack, transformers builds a block-diagonal mask and attention runs over the whole row.
 """
 from __future__ import annotations
 
@@ -82,10 +82,9 @@ def training_config(settings: TrainingSettings, output_dir: Path, *, precision: 
         logging_steps=max(1, min(settings.logging_steps, settings.max_steps)),
         eval_strategy="steps", eval_steps=every, save_strategy="steps", save_steps=every, save_total_limit=2,
         load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
-        assistant_only_loss=True,
-        # no padding: the SFT datasets hold only examples that validation found within max_seq_length,
-        # so there is nothing to truncate, which trl requires of padding-free batches without packing
-        padding_free=True, max_length=None,
+        assistant_only_loss=True, max_length=settings.max_seq_length,
+        # batches of similar length waste little on padding, without packing's cross-example attention on CPU
+        train_sampling_strategy="group_by_length",
         # a 135M model fits in memory many times over; recomputing activations would cost a third more time
         activation_checkpointing=False,
         bf16=precision == "bf16", use_cpu=not cuda,
