@@ -2,7 +2,8 @@
 
 Nothing heavy loads up front. Chunking needs only the tokenizer, which a local model folder gives from its
 `tokenizer.json` in milliseconds; the network itself loads on the first text that must be embedded, so a
-re-index that finds every vector in the cache never loads it (nor imports torch).
+re-index that finds every vector in the cache never loads it (nor imports torch). A few texts (a question,
+the chunks of one added file) are embedded without importing sentence-transformers (small_batch_encoder.py).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .embedding_precision import choose_precision, precision_context
+from .small_batch_encoder import SMALL_BATCH, SmallBatchEncoder, pooling_config
 
 PACKAGED = "packaged"
 
@@ -52,6 +54,11 @@ class Embedder:
         return SentenceTransformer(self.path, device=self.device, local_files_only=self.local)
 
     @cached_property
+    def small_batch_encoder(self) -> SmallBatchEncoder | None:
+        folder = Path(self.path)
+        return SmallBatchEncoder(folder, self.window) if self.local and SmallBatchEncoder.handles(folder) else None
+
+    @cached_property
     def precision(self) -> str:
         return self._forced_precision or choose_precision(self)
 
@@ -72,14 +79,18 @@ class Embedder:
     @cached_property
     def window(self) -> int:
         """Tokens the model reads, special tokens included; the rest of a longer text is cut off."""
-        config = _read_json(Path(self.path) / "sentence_bert_config.json")
-        return int(config["max_seq_length"]) if config and config.get("max_seq_length") else int(self.model.max_seq_length)
+        try:
+            return int(json.loads((Path(self.path) / "sentence_bert_config.json").read_text())["max_seq_length"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return int(self.model.max_seq_length)
 
     @cached_property
     def dim(self) -> int:
-        return _dim_from_files(Path(self.path)) or int(self.model.get_embedding_dimension()
-                                                       if hasattr(self.model, "get_embedding_dimension")
-                                                       else self.model.get_sentence_embedding_dimension())
+        pooling = pooling_config(Path(self.path))
+        if pooling:
+            return int(pooling["word_embedding_dimension"])
+        return int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
+                   else self.model.get_sentence_embedding_dimension())
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
@@ -89,6 +100,11 @@ class Embedder:
         of nearly one length and little is spent on padding; `progress(done, total)` after each batch."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
+            return out
+        if len(texts) <= SMALL_BATCH and "model" not in self.__dict__ and self.small_batch_encoder is not None:
+            out[:] = self.small_batch_encoder.encode(texts)
+            if progress:
+                progress(len(texts), len(texts))
             return out
         lengths = [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
         order = np.argsort([-n for n in lengths], kind="stable")
@@ -103,25 +119,3 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
-
-
-def _read_json(path: Path) -> dict | list | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _dim_from_files(folder: Path) -> int | None:
-    """The output size of a Transformer -> Pooling (-> Normalize) model, read from its pooling config;
-    None for any other layout (a Dense layer, concatenated poolings), where only loading the model tells."""
-    modules = _read_json(folder / "modules.json")
-    if not isinstance(modules, list):
-        return None
-    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
-    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
-        return None
-    pooling = _read_json(folder / modules[1].get("path", "") / "config.json") or {}
-    if sum(1 for k, v in pooling.items() if k.startswith("pooling_mode") and v) != 1:
-        return None
-    return int(pooling["word_embedding_dimension"]) if pooling.get("word_embedding_dimension") else None
