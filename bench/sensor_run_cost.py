@@ -1,7 +1,7 @@
 """What a re-index triggered by the sensor costs under `dagster dev`, against `persona index` for the same
 change, in one run: a file is dropped into the watched folder and the sensor's run is timed from the
-drop to its success, split by the run's own records into waiting (sensor interval, queue, daemon),
-starting its process (Python, imports, loading the definitions) and doing the steps.
+drop to its success, split by the run's own records into waiting for the sensor's tick, getting the run
+going (the queue, the daemon, starting the run's process and loading the definitions) and the steps.
 
 Usage: .venv/bin/python bench/sensor_run_cost.py
 """
@@ -72,10 +72,10 @@ def main() -> None:
         cli, _ = timed_process(persona("index"), env)
         print("one added lecture, re-indexed:")
         print(f"  by the sensor in `dagster dev`: {record.end_time - dropped:6.1f} s from the drop to the run's success")
-        print(f"    waiting for the sensor tick, queue and daemon: {record.create_timestamp.timestamp() - dropped:6.1f} s "
-              f"+ {record.start_time - record.create_timestamp.timestamp():5.1f} s")
-        print(f"    run process start (Python, imports, definitions): {steps - record.start_time:5.1f} s")
-        print(f"    the steps themselves:                            {record.end_time - steps:5.1f} s")
+        print(f"    waiting for the sensor's next tick:               {record.create_timestamp.timestamp() - dropped:5.1f} s")
+        print(f"    queue, daemon, run process start and definitions: {record.start_time - record.create_timestamp.timestamp():5.1f} s")
+        print(f"    run start to its first step:                      {steps - record.start_time:5.1f} s")
+        print(f"    the steps themselves:                             {record.end_time - steps:5.1f} s")
         print(f"  by `persona index` (whole process):                {cli:6.1f} s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
