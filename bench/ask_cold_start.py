@@ -1,8 +1,8 @@
 """Cold start and generation speed of `persona ask` against a plain transformers + peft load of the same
 pieces, side by side in one run.
 
-Setup (not timed): index the samples and train both adapters for one step into a temporary data folder
-and MLflow store. Then:
+Setup (not timed): index the samples, train both adapters for one step and register them as champions
+in a temporary MLflow store. Then:
 - `persona ask` as a person runs it, a whole fresh CLI process each time, with CoreSelf + SportMind from
   the registry: cold start = from the process start to the first answer token on stdout; with --no-rag
   (no index, no embedder) and with retrieval (index + embedder + query); the first ask after a new
@@ -102,23 +102,34 @@ def main() -> None:
         sys.path.insert(0, str(PROJECT / "tests"))
         from conftest import materialize_knowledge
 
+        import mlflow
+        from mlflow import MlflowClient
+
         from persona_pipeline.rag.index_store import current_version
         from persona_pipeline.settings import Paths
-        from persona_pipeline.training.adapters import ADAPTERS
+        from persona_pipeline.training.adapters import ADAPTERS, CHAMPION
         from persona_pipeline.training.base_model import prepare_base_model
-        from persona_pipeline.training.pipeline import build_sft_dataset, evaluate_and_promote, train_adapter
+        from persona_pipeline.training.lora import train_lora
+        from persona_pipeline.training.pipeline import build_sft_dataset
         from persona_pipeline.training.settings import TrainingSettings
+        from persona_pipeline.training.tracking import register_version, use_experiment
 
         materials, data = PROJECT / "raw_materials", work / "data"
         materialize_knowledge(materials, data)
         paths = Paths.resolve(materials, data)
-        settings = TrainingSettings(max_steps=1, eval_steps=1, batch_size=2, sample_generations=1, sample_max_new_tokens=2)
-        adapter_dirs = {}
+        settings = TrainingSettings(max_steps=1, eval_steps=1, batch_size=2)
+        base, client, adapter_dirs = prepare_base_model(), MlflowClient(env["MLFLOW_TRACKING_URI"]), {}
+        use_experiment(env["MLFLOW_TRACKING_URI"])
+        # one step each, registered as champion: what `persona ask` loads (no held-out scoring: not timed)
         for key, spec in ADAPTERS.items():
-            build_sft_dataset(spec, paths, settings, prepare_base_model())
-            outcome = train_adapter(spec, paths, settings, report=lambda m: None)
-            evaluate_and_promote(spec, paths, settings, outcome.version, report=lambda m: None)
-            adapter_dirs[key] = str(outcome.adapter_dir)
+            dataset = build_sft_dataset(spec, paths, settings, base).dataset
+            adapter = train_lora(base=base, dataset=dataset, settings=settings, work_dir=work / "checkpoints" / key,
+                                 adapter_out=work / "adapters" / key).adapter_dir
+            with mlflow.start_run() as run:
+                mlflow.log_artifacts(str(adapter), artifact_path="adapter")
+            client.set_registered_model_alias(spec.registered_model, CHAMPION,
+                                              register_version(client, spec.registered_model, run.info.run_id).version)
+            adapter_dirs[key] = str(adapter)
         faiss_file = str(paths.index_dir / "versions" / current_version(paths.index_dir) / "vectors.faiss")
 
         cli_env = {**env, "PERSONA_MATERIALS_DIR": str(materials), "PERSONA_DATA_DIR": str(data), "PYTHONPATH": str(PROJECT)}
