@@ -115,9 +115,13 @@ def test_a_resolved_alias_is_reused_until_the_registry_changes(world, monkeypatc
         patch.setattr(RegistryCache, "client", asked)
         assert RegistryCache(world["uri"], folder).resolve(name, "champion") == (version, adapter_dir)
     client = MlflowClient(world["uri"])
-    client.set_registered_model_alias(name, "champion", version)  # any registry write invalidates the mapping
-    again = RegistryCache(world["uri"], folder)
-    assert again.resolve(name, "champion") == (version, adapter_dir) and again.changed
+    current = client.get_model_version(name, version)
+    moved = client.create_model_version(name, source=current.source, run_id=current.run_id)
+    client.set_registered_model_alias(name, "champion", moved.version)
+    try:
+        assert RegistryCache(world["uri"], folder).resolve(name, "champion")[0] == str(moved.version)
+    finally:
+        client.set_registered_model_alias(name, "champion", version)
 
 
 def test_cli_json_and_explain(world, monkeypatch, capsys):
