@@ -10,7 +10,6 @@ seconds, held-out loss of the adapter, of the base model, and the change in perc
 from __future__ import annotations
 
 import argparse
-import platform
 import shutil
 import sys
 import tempfile
@@ -21,20 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from peft import PeftModel  # noqa: E402
 
+from persona_pipeline import cpu  # noqa: E402
 from persona_pipeline.settings import PROJECT_DIR, Paths  # noqa: E402
 from persona_pipeline.training.adapters import ADAPTERS  # noqa: E402
 from persona_pipeline.training.base_model import load_model, load_tokenizer, prepare_base_model  # noqa: E402
 from persona_pipeline.training.heldout import assistant_token_loss  # noqa: E402
-from persona_pipeline.training.lora import cpu_bf16_supported, train_lora  # noqa: E402
+from persona_pipeline.training.lora import train_lora  # noqa: E402
 from persona_pipeline.training.pipeline import build_sft_dataset, load_heldout  # noqa: E402
 from persona_pipeline.training.settings import TrainingSettings  # noqa: E402
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
@@ -54,8 +47,7 @@ def main() -> None:
         tokenizer = load_tokenizer(base)
         base_loss = assistant_token_loss(load_model(base), tokenizer, heldout, settings.max_seq_length)
         train_size = len(dataset.data["train"])
-        print(f"{spec.title}: {train_size} training examples, {len(heldout)} held-out; CPU {cpu_name()} "
-              f"(native bf16: {cpu_bf16_supported()})")
+        print(f"{spec.title}: {train_size} training examples, {len(heldout)} held-out; CPU {cpu.describe()}")
         print("| steps | epochs | learning rate | rank | train s | held-out loss | base loss | change |")
         print("|---|---|---|---|---|---|---|---|")
         for item in args.grid:

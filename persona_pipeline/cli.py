@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", parents=[common], help="materialize the knowledge assets through Dagster")
     index.add_argument("--eval", action="store_true", help="also materialize retrieval_eval on the golden set")
+    index.add_argument("--force", action="store_true", help="start a Dagster run even when nothing changed since the last build")
     index.add_argument("-v", "--verbose", action="store_true", help="show Dagster's full event log instead of progress bars")
     index.set_defaults(handler=_index)
 
@@ -88,6 +89,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _index(args) -> int:
+    paths = Paths.resolve()
+    print(f"indexing {paths.materials_dir} -> {paths.data_dir}", file=sys.stderr)
+    started = time.perf_counter()
+    if not (args.eval or args.force):
+        from .rag.sources import unchanged_since_last_build
+
+        built = unchanged_since_last_build(paths)
+        if built is not None:
+            _index_summary(built["files_indexed"], built["skipped"], f"{built['chunks']} (0 newly embedded, {built['chunks']} from cache)",
+                           f"{built['version']} (unchanged)", paths)
+            print(f"time: {time.perf_counter() - started:.1f} s (nothing changed since that version was built: "
+                  "no Dagster run; --force starts one)")
+            return 0
     import dagster as dg
 
     from .defs.definitions import build_definitions
@@ -97,9 +111,6 @@ def _index(args) -> int:
     selection = dg.AssetSelection.groups(GROUP)
     if args.eval:
         selection = selection | dg.AssetSelection.assets("retrieval_eval")
-    paths = Paths.resolve()
-    print(f"indexing {paths.materials_dir} -> {paths.data_dir}", file=sys.stderr)
-    started = time.perf_counter()
     result = dg.materialize(
         [*defs.assets, *defs.asset_checks], selection=selection,
         instance=_dagster_instance(), resources=defs.resources,
@@ -114,19 +125,24 @@ def _index(args) -> int:
     from .rag.index_store import read_manifest
 
     manifest = read_manifest(paths.index_dir)
-    skipped = {p: f["reason"] for p, f in manifest["files"].items() if f["status"] == "skipped"}
-    print(f"files indexed: {index_meta['files_indexed']}")
-    print(f"files skipped: {len(skipped)}")
-    for path, reason in skipped.items():
-        print(f"  - {path}: {reason}")
-    print(f"chunks: {index_meta['chunks']} ({embed_meta['newly_embedded']} newly embedded, {embed_meta['from_cache']} from cache)")
-    print(f"index version: {index_meta['version']}{'' if index_meta['new_version'] else ' (unchanged)'} in {paths.index_dir}")
+    _index_summary(index_meta["files_indexed"], {p: f["reason"] for p, f in manifest["files"].items() if f["status"] == "skipped"},
+                   f"{index_meta['chunks']} ({embed_meta['newly_embedded']} newly embedded, {embed_meta['from_cache']} from cache)",
+                   f"{index_meta['version']}{'' if index_meta['new_version'] else ' (unchanged)'}", paths)
     if args.eval:
         evaluation = _metadata(result, "retrieval_eval")
         print(f"retrieval eval: hybrid recall@5 {evaluation['hybrid_recall@5']:.3f}, MRR {evaluation['hybrid_mrr']:.3f} "
               f"on {evaluation['questions']} golden questions")
     print(f"time: {elapsed:.1f} s (Dagster run {result.run_id})")
     return 0
+
+
+def _index_summary(indexed: int, skipped: dict[str, str], chunks: str, version: str, paths: Paths) -> None:
+    print(f"files indexed: {indexed}")
+    print(f"files skipped: {len(skipped)}")
+    for path, reason in skipped.items():
+        print(f"  - {path}: {reason}")
+    print(f"chunks: {chunks}")
+    print(f"index version: {version} in {paths.index_dir}")
 
 
 def _console(args) -> dict:

@@ -12,6 +12,11 @@ from pathlib import Path
 PROJECT_DIR = Path(os.environ.get("PERSONA_PROJECT_DIR", Path(__file__).resolve().parents[1]))
 
 
+def model_cache_dir() -> Path:
+    """Derived model files shared by every data folder: the base-model snapshot, embedder speed choices."""
+    return Path(os.environ.get("PERSONA_MODEL_CACHE") or Path.home() / ".cache" / "persona_pipeline" / "models")
+
+
 @dataclass(frozen=True)
 class Paths:
     materials_dir: Path

@@ -136,6 +136,27 @@ def test_the_registry_alias_is_honoured(world):
         client.set_registered_model_alias(name, "champion", first.version)
 
 
+def test_a_resolved_alias_is_reused_until_the_registry_changes(world, monkeypatch):
+    from persona_pipeline.consilium.registry_cache import RegistryCache
+
+    folder, name = world["paths"].data_dir / "consilium" / "adapters", ADAPTERS["core"].registered_model
+    first = RegistryCache(world["uri"], folder)
+    version, adapter_dir = first.resolve(name, "champion")
+    first.save()
+    asked = property(lambda self: pytest.fail("asked MLflow although the registry did not change"))
+    with monkeypatch.context() as patch:
+        patch.setattr(RegistryCache, "client", asked)
+        assert RegistryCache(world["uri"], folder).resolve(name, "champion") == (version, adapter_dir)
+    client = MlflowClient(world["uri"])
+    current = client.get_model_version(name, version)
+    moved = client.create_model_version(name, source=current.source, run_id=current.run_id)
+    client.set_registered_model_alias(name, "champion", moved.version)
+    try:
+        assert RegistryCache(world["uri"], folder).resolve(name, "champion")[0] == str(moved.version)
+    finally:
+        client.set_registered_model_alias(name, "champion", version)
+
+
 def test_cli_json_and_explain(world, monkeypatch, capsys):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", world["uri"])
     args = ["--materials", str(world["paths"].materials_dir), "--data", str(world["paths"].data_dir)]

@@ -1,4 +1,7 @@
-"""LoRA training on a tiny random Llama: checkpoints, resume after an interruption, atomic adapter output."""
+"""LoRA training on a tiny random Llama: checkpoints, resume after an interruption, atomic adapter output,
+and each precision path."""
+import json
+import math
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,8 @@ from persona_pipeline.sft.dataset import build_dataset
 from persona_pipeline.sft.validation import load_and_validate
 from persona_pipeline.training.base_model import load_model, load_tokenizer
 from persona_pipeline.training.heldout import assistant_token_loss, generate
-from persona_pipeline.training.lora import train_lora
+from persona_pipeline.training import precision as training_precision_module
+from persona_pipeline.training.lora import choose_precision, train_lora
 from persona_pipeline.training.settings import TrainingSettings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "raw_materials"
@@ -69,3 +73,26 @@ def test_a_trained_adapter_changes_generations_and_lowers_assistant_loss(tmp_pat
         base_text = generate(model, tokenizer, conversations[0], 12)
     assert tuned < base - 1.0, (tuned, base)
     assert generate(model, tokenizer, conversations[0], 12) != base_text
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_each_precision_path_trains(tmp_path, tiny_base, dataset, precision, monkeypatch):
+    monkeypatch.setenv(training_precision_module.ENV, precision)
+    result = train_lora(base=tiny_base, dataset=dataset, settings=TrainingSettings(max_steps=2, eval_steps=2, batch_size=2),
+                        work_dir=tmp_path / "ckpt", adapter_out=tmp_path / "adapter")
+    assert result.precision == precision and result.steps == 2 and math.isfinite(result.eval_loss)
+
+
+def test_auto_precision_measures_once_where_bf16_is_native_and_never_where_it_is_not(tmp_path, tiny_base, monkeypatch):
+    monkeypatch.setenv("PERSONA_MODEL_CACHE", str(tmp_path))
+    monkeypatch.delenv(training_precision_module.ENV, raising=False)
+    settings = TrainingSettings()
+    monkeypatch.setattr(training_precision_module, "native_bf16", lambda: False)
+    assert choose_precision(tiny_base, settings) == "fp32"
+    assert not (tmp_path / training_precision_module.CHOICES_FILE).exists()
+    monkeypatch.setattr(training_precision_module, "native_bf16", lambda: True)
+    chosen = choose_precision(tiny_base, settings)
+    [record] = json.loads((tmp_path / training_precision_module.CHOICES_FILE).read_text()).values()
+    assert record["precision"] == chosen in ("fp32", "bf16") and record["bf16_speedup"] > 0
+    monkeypatch.setattr(training_precision_module, "calibrate", lambda model: pytest.fail("measured twice"))
+    assert choose_precision(tiny_base, settings) == chosen

@@ -10,11 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
-
 from ..training.adapters import ADAPTERS
-from ..training.tracking import download_version, tracking_uri
+from ..training.tracking import tracking_uri
+from .registry_cache import RegistryCache
 
 COMBINED = "core+sport"
 
@@ -37,18 +35,17 @@ def resolve_adapter_dirs(source: str, cache: Path, uri: str | None = None) -> tu
         dirs = {k: local / k for k in ADAPTERS if (local / k / "adapter_config.json").exists()}
         notes = [f"no {ADAPTERS[k].title} adapter in {local / k}" for k in ADAPTERS if k not in dirs]
         return dirs, {k: str(d) for k, d in dirs.items()}, notes
-    client = MlflowClient(tracking_uri(uri))
+    registry = RegistryCache(tracking_uri(uri), cache)
     dirs, labels, notes = {}, {}, []
     for key, spec in ADAPTERS.items():
-        try:
-            version = (client.get_model_version(spec.registered_model, source) if source.isdigit()
-                       else client.get_model_version_by_alias(spec.registered_model, source))
-        except MlflowException:
+        found = registry.resolve(spec.registered_model, source)
+        if found is None:
             notes.append(f"no {spec.title} adapter ({spec.registered_model} '{source}') yet: "
                          f"materialize {spec.asset_name} (`persona train {key}`)")
             continue
-        dirs[key] = download_version(version, cache / f"{spec.registered_model}-v{version.version}")
-        labels[key] = f"{spec.registered_model} v{version.version}"
+        version, dirs[key] = found
+        labels[key] = f"{spec.registered_model} v{version}"
+    registry.save()
     return dirs, labels, notes
 
 

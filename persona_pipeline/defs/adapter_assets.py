@@ -1,16 +1,16 @@
-"""SFT datasets, the base model, the two LoRA adapters and their evaluation, built by one factory per adapter."""
+"""SFT datasets, the base model, the two LoRA adapters and their evaluation, built by one factory per adapter.
+
+The training pipeline (trl, peft, datasets, mlflow: seconds of imports) is imported inside the assets, so
+that loading these definitions, which every run process and `persona index` does, stays fast.
+"""
 import statistics
 
 import dagster as dg
 
 from .. import charts
 from ..progress import Announcer
-from ..sft.dataset import EmptyDataset
 from ..training.adapters import ADAPTERS, AdapterSpec
-from ..consilium.loading import retrieval_augmenter
-from ..rag.index_store import IndexNotFound
-from ..training.base_model import load_tokenizer, prepare_base_model
-from ..training.pipeline import build_sft_dataset, evaluate_and_promote, train_adapter, validate_examples
+from ..training.base_model import prepare_base_model
 from ..training.settings import TrainingSettings
 from ..training.tracking import model_version_url, run_url
 from .metadata import image, markdown_table
@@ -37,6 +37,12 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
     @dg.asset(name=spec.dataset_asset, deps=[base_model], group_name="sft", kinds={"huggingface"}, owners=["team:persona"],
               description=f"{spec.title} worldview examples as a chat SFT dataset: validated, de-duplicated, split, saved with a digest.")
     def sft_dataset(context: dg.AssetExecutionContext, persona_paths: PersonaPaths) -> dg.MaterializeResult:
+        from ..consilium.loading import retrieval_augmenter
+        from ..rag.index_store import IndexNotFound
+        from ..sft.dataset import EmptyDataset
+        from ..training.base_model import load_tokenizer
+        from ..training.pipeline import build_sft_dataset, validate_examples
+
         settings = TrainingSettings()
         base = prepare_base_model(settings.base_model, log=Announcer(context.log.info))
         augment = None
@@ -68,6 +74,8 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
     @dg.asset_check(asset=spec.dataset_asset, name="examples_valid", blocking=True,
                     description="Every worldview example is valid; lists every problem with file, line or id, and field.")
     def examples_valid(persona_paths: PersonaPaths) -> dg.AssetCheckResult:
+        from ..training.pipeline import validate_examples
+
         _, problems = validate_examples(spec, persona_paths.paths(), TrainingSettings())
         return dg.AssetCheckResult(passed=not problems, metadata={
             "problems": len(problems),
@@ -78,6 +86,8 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
               description=f"The {spec.title} LoRA adapter: trained with trl, logged to MLflow, registered as {spec.registered_model}.")
     def lora(context: dg.AssetExecutionContext, config: LoraTrainingConfig, persona_paths: PersonaPaths,
              mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+        from ..training.pipeline import train_adapter
+
         settings = TrainingSettings(**config.model_dump())
         outcome = train_adapter(spec, persona_paths.paths(), settings, report=Announcer(context.log.info), uri=mlflow_tracking.uri(),
                                 tags={"dagster.run_id": context.run.run_id, "dagster.asset": spec.asset_name})
@@ -95,6 +105,8 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
     @dg.asset(name=spec.eval_asset, deps=[spec.asset_name], group_name="evaluation", kinds={"mlflow"}, owners=["team:persona"],
               description=f"Compares the newest {spec.title} version with the champion on the held-out set; moves the alias only when better.")
     def adapter_eval(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+        from ..training.pipeline import evaluate_and_promote
+
         trained = context.instance.get_latest_materialization_event(dg.AssetKey(spec.asset_name))
         if trained is None:
             raise dg.Failure(f"{spec.asset_name} has not been materialized yet")

@@ -1,17 +1,11 @@
-"""The consilium evaluated as an asset and tracked as an MLflow run."""
+"""The consilium evaluated as an asset and tracked as an MLflow run (models and mlflow imported when it runs)."""
 import dagster as dg
-import mlflow
 
 from .. import charts
-from ..consilium.evaluation import HeldoutPrompt, evaluate_consilium
-from ..consilium.grounded_eval import CONFIGURATIONS, METRICS as GROUNDED_METRICS
-from ..consilium.grounded_set import load_grounded_set, spread
-from ..consilium.loading import open_consilium
 from ..progress import Announcer, Progress
 from ..rag.evaluation import load_golden_set
 from ..settings import PROJECT_DIR
 from ..training.adapters import ADAPTERS
-from ..training.pipeline import load_heldout
 from ..training.settings import TrainingSettings
 from ..training.tracking import run_url, use_experiment
 from .metadata import image, markdown_table
@@ -31,9 +25,17 @@ class ConsiliumEvalConfig(dg.Config):
 
 @dg.asset(deps=["knowledge_index", "core_self_eval", "sport_mind_eval"], group_name="evaluation", kinds={"mlflow"},
           owners=["team:persona"],
-          description="base / base+RAG / adapters / adapters+RAG side by side on golden and held-out questions, tracked in MLflow.")
+          description="base / base+RAG / adapters / adapters+RAG / evidence alone side by side on golden, held-out and grounded questions, tracked in MLflow.")
 def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfig, persona_paths: PersonaPaths,
                    mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+    import mlflow
+
+    from ..consilium.evaluation import HeldoutPrompt, evaluate_consilium
+    from ..consilium.grounded_eval import CONFIGURATIONS, METRICS as GROUNDED_METRICS
+    from ..consilium.grounded_set import load_grounded_set, spread
+    from ..consilium.loading import open_consilium
+    from ..training.pipeline import load_heldout
+
     paths, knowledge = persona_paths.paths(), persona_paths.knowledge_config()
     announce = Announcer(context.log.info)
     consilium = open_consilium(paths, uri=mlflow_tracking.uri(), log=announce)

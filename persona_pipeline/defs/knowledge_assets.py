@@ -38,13 +38,14 @@ def knowledge_documents(context: dg.AssetExecutionContext, persona_paths: Person
 def knowledge_chunks(persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
     config = persona_paths.knowledge_config()
     model = embedder.load(config)
-    chunks = build.build_chunks(persona_paths.paths(), config, model)
+    chunks, rechunked = build.build_chunks(persona_paths.paths(), config, model)
     by_type: dict[str, int] = {}
     for chunk in chunks:
         by_type[chunk.kind] = by_type.get(chunk.kind, 0) + 1
     tokens = sorted(c.n_tokens for c in chunks) or [0]
     return dg.MaterializeResult(metadata={
         "chunks": len(chunks),
+        "documents_chunked": rechunked,
         "chunks_by_type": dg.MetadataValue.json(by_type),
         "tokens_max": tokens[-1],
         "tokens_median": tokens[len(tokens) // 2],

@@ -7,9 +7,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..knowledge_config import KnowledgeConfig
 from .guards import link_refusal
+
+if TYPE_CHECKING:  # the sensor and `persona index`'s up-to-date check use this module without the parsers
+    from ..knowledge_config import KnowledgeConfig
 
 
 @dataclass(frozen=True)

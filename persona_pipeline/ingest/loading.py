@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..knowledge_config import KnowledgeConfig
 from .discovery import Skipped, SourceFile, classify
@@ -26,10 +27,17 @@ class LoadResult:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def load_materials(materials_dir: Path, config: KnowledgeConfig) -> LoadResult:
+def load_materials(materials_dir: Path, config: KnowledgeConfig,
+                   parsed_before: Callable[[SourceFile], Document | None] = lambda source: None) -> LoadResult:
+    """`parsed_before(source)` returns the document an earlier run parsed from the same bytes with the same
+    parser, so that an unchanged file is not read and parsed again."""
     accepted, skipped = classify(materials_dir, config)
     result = LoadResult(skipped=list(skipped))
     for source in accepted:
+        known = parsed_before(source)
+        if known is not None:
+            result.documents.append(LoadedDocument(source, known))
+            continue
         try:
             document = _parse(materials_dir / source.path, source, config)
         except MaterialError as exc:

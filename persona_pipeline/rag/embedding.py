@@ -1,19 +1,22 @@
-"""Sentence embeddings with a content-hash cache: a text that was embedded once is never embedded again."""
+"""The sentence embedder: normalised vectors (cosine = inner product).
+
+Nothing heavy loads up front. Chunking needs only the tokenizer, which a local model folder gives from its
+`tokenizer.json` in milliseconds; the network itself loads on the first text that must be embedded, so a
+re-index that finds every vector in the cache never loads it (nor imports torch). A few texts (a question,
+the chunks of one added file) are embedded without importing sentence-transformers (small_batch_encoder.py).
+"""
 from __future__ import annotations
 
-import hashlib
-import logging
+import json
 import os
-import re
-import sqlite3
-import time
-from contextlib import closing
+from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from .embedding_precision import choose_precision, precision_context
+from .small_batch_encoder import SMALL_BATCH, SmallBatchEncoder, pooling_config
 
 PACKAGED = "packaged"
 
@@ -29,91 +32,90 @@ def resolve_model(name: str) -> str:
 
 
 class Embedder:
-    """A sentence-transformers model, normalised vectors (cosine = inner product)."""
+    """A sentence-transformers model. `precision` forces "fp32" or "bf16"; by default it is
+    PERSONA_EMBED_PRECISION or what measured faster on this CPU (embedding_precision.py)."""
 
-    def __init__(self, model: str = PACKAGED, batch_size: int = 32, device: str | None = None):
+    def __init__(self, model: str = PACKAGED, batch_size: int = 32, device: str | None = None,
+                 precision: str | None = None):
+        self.name = model
+        self.path = resolve_model(model)
+        self.local = Path(self.path).is_dir()
+        self.batch_size, self.device = batch_size, device or "cpu"
+        self._forced_precision = precision
+
+    @cached_property
+    def model(self):
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-
-        self.name = model
-        path = resolve_model(model)
-        local = Path(path).exists()
-        if local:
+        if self.local:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self.model = SentenceTransformer(path, device=device or "cpu", local_files_only=local)
-        self.batch_size = batch_size
-        self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
-                       else self.model.get_sentence_embedding_dimension())
-        self.window = int(self.model.max_seq_length)
-        self.tokenizer = self.model.tokenizer
+        return SentenceTransformer(self.path, device=self.device, local_files_only=self.local)
+
+    @cached_property
+    def small_batch_encoder(self) -> SmallBatchEncoder | None:
+        folder = Path(self.path)
+        return SmallBatchEncoder(folder, self.window) if self.local and SmallBatchEncoder.handles(folder) else None
+
+    @cached_property
+    def precision(self) -> str:
+        return self._forced_precision or choose_precision(self)
+
+    @cached_property
+    def tokenizer(self):
+        """A `tokenizers.Tokenizer` without truncation or padding (the model's own file caps both at 128)."""
+        file = Path(self.path) / "tokenizer.json"
+        if file.exists():
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(file))
+        else:  # a hub id: the loaded model's own fast tokenizer, whose settings it resets on every call
+            tokenizer = self.model.tokenizer.backend_tokenizer
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return tokenizer
+
+    @cached_property
+    def window(self) -> int:
+        """Tokens the model reads, special tokens included; the rest of a longer text is cut off."""
+        try:
+            return int(json.loads((Path(self.path) / "sentence_bert_config.json").read_text())["max_seq_length"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return int(self.model.max_seq_length)
+
+    @cached_property
+    def dim(self) -> int:
+        pooling = pooling_config(Path(self.path))
+        if pooling:
+            return int(pooling["word_embedding_dimension"])
+        return int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
+                   else self.model.get_sentence_embedding_dimension())
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
     def embed(self, texts: list[str], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        out = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = texts[start:start + self.batch_size]
-            out.append(self.model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
-                                         convert_to_numpy=True, show_progress_bar=False))
+        """Vectors in the order of `texts`. The texts are embedded longest first, so every batch holds texts
+        of nearly one length and little is spent on padding; `progress(done, total)` after each batch."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        if len(texts) <= SMALL_BATCH and "model" not in self.__dict__ and self.small_batch_encoder is not None:
+            out[:] = self.small_batch_encoder.encode(texts)
             if progress:
-                progress(min(start + self.batch_size, len(texts)), len(texts))
-        if not out:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack(out).astype(np.float32)
+                progress(len(texts), len(texts))
+            return out
+        lengths = [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+        order = np.argsort([-n for n in lengths], kind="stable")
+        with precision_context(self.precision):
+            for start in range(0, len(texts), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                out[batch] = self.model.encode([texts[i] for i in batch], batch_size=self.batch_size, normalize_embeddings=True,
+                                               convert_to_numpy=True, show_progress_bar=False)
+                if progress:
+                    progress(min(start + self.batch_size, len(texts)), len(texts))
+        return out
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
-
-
-def text_key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-class EmbeddingCache:
-    """One SQLite file per model: sha256(text) -> float32 vector. SQLite makes every write atomic."""
-
-    def __init__(self, directory: Path, model_name: str, dim: int):
-        directory.mkdir(parents=True, exist_ok=True)
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_name).strip("_") or "model"
-        self.path = directory / f"{slug}-{dim}.sqlite"
-        self.dim = dim
-        with closing(self._connect()) as db, db:
-            db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=60)
-
-    def get_many(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
-        keys = list(dict.fromkeys(keys))
-        found = {}
-        with closing(self._connect()) as db:
-            for start in range(0, len(keys), 500):
-                part = keys[start:start + 500]
-                rows = db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
-                found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
-        return found
-
-    def put_many(self, items: dict[str, np.ndarray]) -> None:
-        with closing(self._connect()) as db, db:
-            db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                           [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()])
-
-
-def embed_with_cache(embedder: Embedder, cache: EmbeddingCache, texts: list[str],
-                     progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, int]:
-    """Vectors for `texts` in order, and how many had to be computed."""
-    keys = [text_key(t) for t in texts]
-    known = cache.get_many(keys)
-    missing = list(dict.fromkeys(k for k in keys if k not in known))
-    if missing:
-        by_key = dict(zip(keys, texts))
-        started = time.perf_counter()
-        fresh = embedder.embed([by_key[k] for k in missing], progress)
-        cache.put_many(dict(zip(missing, fresh)))
-        known.update(zip(missing, fresh))
-        log.info("embedded %d new texts in %.1f s", len(missing), time.perf_counter() - started)
-    matrix = np.vstack([known[k] for k in keys]) if keys else np.zeros((0, cache.dim), dtype=np.float32)
-    return matrix.astype(np.float32), len(missing)

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..atomic import staged_dir
+from ..settings import model_cache_dir
 
 PACKAGED = "packaged"
 PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -31,10 +32,6 @@ class BaseModel:
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-def model_cache_dir() -> Path:
-    return Path(os.environ.get("PERSONA_MODEL_CACHE") or Path.home() / ".cache" / "persona_pipeline" / "models")
 
 
 def packaged_gguf() -> Path:

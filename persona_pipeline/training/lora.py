@@ -1,7 +1,13 @@
-"""LoRA training with trl's SFTTrainer: assistant-only loss, held-out eval, early stopping, resumable."""
+"""LoRA training with trl's SFTTrainer: assistant-only loss, held-out eval, early stopping, resumable.
+
+Speed on a CPU (bench/training_throughput.py): the precision measured faster on this CPU (precision.py;
+bf16 autocast lost to fp32 in training on an AVX512-BF16 EPYC without AMX), activations kept rather than
+recomputed, and batches of similar length. Padding-free batches (examples concatenated into one row,
+position ids restarting per example) were tried and dropped: without a variable-length attention kernel,
+which CPUs lack, transformers builds a block-diagonal mask and attention runs over the whole row.
+"""
 from __future__ import annotations
 
-import contextlib
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -9,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from peft import LoraConfig
+from peft import LoraConfig, get_peft_model
 from transformers import EarlyStoppingCallback, PrinterCallback, TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import SFTConfig, SFTTrainer
@@ -18,6 +24,7 @@ from ..atomic import staged_dir
 from ..faults import fault_point
 from ..sft.dataset import SftDataset
 from .base_model import BaseModel, load_model, load_tokenizer
+from .precision import training_precision
 from .settings import TrainingSettings
 
 
@@ -29,39 +36,17 @@ class TrainResult:
     resumed_from: str | None
     tokens_per_second: float
     seconds: float
+    precision: str
     history: list[dict] = field(default_factory=list)  # the trainer's log rows, from before a resume too
 
 
-def cpu_bf16_supported() -> bool:
-    """Only CPUs with native bf16 (AVX512-BF16 or AMX) gain from autocast; on AVX2 it is emulated and
-    several times slower than fp32."""
-    if torch.cuda.is_available():
-        return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+def lora_config(settings: TrainingSettings) -> LoraConfig:
+    return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                      target_modules=list(settings.target_modules), task_type="CAUSAL_LM")
 
 
-class PersonaSFTTrainer(SFTTrainer):
-    """SFTTrainer that runs forward passes under bfloat16 autocast on CPUs that support it.
-
-    trl's own `bf16=True` with `use_cpu=True` gave no speed-up here, while autocast around the
-    forward pass made LoRA steps on SmolLM2 markedly faster (bench/training_throughput.py)."""
-
-    def __init__(self, *args, cpu_autocast: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.cpu_autocast = cpu_autocast
-
-    def compute_loss_context_manager(self):
-        outer = super().compute_loss_context_manager()
-        if not self.cpu_autocast:
-            return outer
-        stack = contextlib.ExitStack()
-        stack.enter_context(outer)
-        stack.enter_context(torch.autocast("cpu", dtype=torch.bfloat16))
-        return stack
+def choose_precision(base: BaseModel, settings: TrainingSettings) -> str:
+    return training_precision(base, lambda: get_peft_model(load_model(base), lora_config(settings)))
 
 
 class _ProgressCallback(TrainerCallback):
@@ -100,7 +85,7 @@ def last_complete_checkpoint(folder: Path) -> str | None:
     return str(max(complete, key=lambda p: int(p.name.rpartition("-")[2]))) if complete else None
 
 
-def training_config(settings: TrainingSettings, output_dir: Path, *, cpu_autocast: bool, **overrides) -> SFTConfig:
+def training_config(settings: TrainingSettings, output_dir: Path, *, precision: str, **overrides) -> SFTConfig:
     cuda = torch.cuda.is_available()
     every = max(1, min(settings.eval_steps, settings.max_steps))
     values = dict(
@@ -117,7 +102,7 @@ def training_config(settings: TrainingSettings, output_dir: Path, *, cpu_autocas
         train_sampling_strategy="group_by_length",
         # a 135M model fits in memory many times over; recomputing activations would cost a third more time
         activation_checkpointing=False,
-        bf16=cuda and torch.cuda.is_bf16_supported(), use_cpu=not cuda,
+        bf16=precision == "bf16", use_cpu=not cuda,
         include_num_input_tokens_seen="non_padding", report_to="none", disable_tqdm=True, dataloader_num_workers=0,
     )
     values.update(overrides)
@@ -130,21 +115,19 @@ def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettin
     The adapter is written to `adapter_out` only when training finished (staged, then renamed)."""
     torch.manual_seed(settings.seed)
     tokenizer = load_tokenizer(base)
+    precision = choose_precision(base, settings)
     model = load_model(base)
     checkpoints = work_dir / f"{dataset.digest[:12]}-{settings.fingerprint()}"
     checkpoints.mkdir(parents=True, exist_ok=True)
     resume = last_complete_checkpoint(checkpoints)
-    autocast = cpu_bf16_supported()
-    trainer = PersonaSFTTrainer(
+    trainer = SFTTrainer(
         model=model, processing_class=tokenizer,
-        args=training_config(settings, checkpoints, cpu_autocast=autocast),
+        args=training_config(settings, checkpoints, precision=precision),
         train_dataset=dataset.data["train"].select_columns(["messages"]),
         eval_dataset=dataset.data["eval"].select_columns(["messages"]),
-        peft_config=LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                               target_modules=list(settings.target_modules), task_type="CAUSAL_LM"),
+        peft_config=lora_config(settings),
         callbacks=[EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience),
                    _ProgressCallback(report), _CrashPointAfterCheckpoint(), *(extra_callbacks or [])],
-        cpu_autocast=autocast,
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through `report`, not print()
     started = time.perf_counter()
@@ -158,6 +141,5 @@ def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettin
     return TrainResult(
         adapter_dir=adapter_out, steps=trainer.state.global_step, eval_loss=evaluation.get("eval_loss"),
         resumed_from=resume, tokens_per_second=int(trainer.state.num_input_tokens_seen or 0) / max(seconds, 1e-9),
-        seconds=seconds, history=list(trainer.state.log_history),
+        seconds=seconds, precision=precision, history=list(trainer.state.log_history),
     )
-

@@ -137,6 +137,7 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
                             adapter_out=adapter_dir, report=on_log)
         steps.close()
         history = loss_history(result.history)
+        mlflow.set_tag("training_precision", result.precision)
         if result.resumed_from:
             mlflow.set_tag("resumed_from_checkpoint", Path(result.resumed_from).name)
         report("scoring the held-out set: base model vs adapter")

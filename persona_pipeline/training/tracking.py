@@ -1,17 +1,21 @@
-"""MLflow: where runs are stored, and the adapter registry with its champion alias."""
+"""MLflow: where runs are stored, and the adapter registry with its champion alias.
+
+mlflow is imported inside the functions that talk to it: importing it takes seconds, and the URL
+helpers here serve the Dagster definitions and `persona ask`, which often need no MLflow at all.
+"""
 from __future__ import annotations
 
 import os
 import socket
 from pathlib import Path
-
-import mlflow
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
+from typing import TYPE_CHECKING
 
 from ..processes import is_running
 from ..settings import PROJECT_DIR
 from .adapters import CHAMPION
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 EXPERIMENT = "persona-adapters"
 DEFAULT_STORE = PROJECT_DIR / "mlruns"
@@ -41,6 +45,8 @@ def model_version_url(uri: str, name: str, version: str) -> str:
 
 
 def use_experiment(uri: str, name: str = EXPERIMENT) -> str:
+    import mlflow
+
     mlflow.set_tracking_uri(uri)
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
@@ -56,6 +62,8 @@ def use_experiment(uri: str, name: str = EXPERIMENT) -> str:
 
 
 def register_version(client: MlflowClient, name: str, run_id: str, artifact_path: str = "adapter", tags: dict | None = None):
+    from mlflow.exceptions import MlflowException
+
     try:
         client.create_registered_model(name, description="LoRA adapter of persona_pipeline")
     except MlflowException as exc:
@@ -66,6 +74,8 @@ def register_version(client: MlflowClient, name: str, run_id: str, artifact_path
 
 
 def champion(client: MlflowClient, name: str):
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
@@ -73,6 +83,8 @@ def champion(client: MlflowClient, name: str):
 
 
 def download_version(version, target: Path) -> Path:
+    import mlflow
+
     target.mkdir(parents=True, exist_ok=True)
     return Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=str(target)))
 

@@ -1,0 +1,89 @@
+"""Registry alias or version -> version -> local adapter folder, remembered between `persona ask` runs.
+
+Asking the MLflow registry costs seconds (importing mlflow, opening the store) on every question. With
+the local SQLite store, any change to the registry (a new version, the alias moved, a model deleted)
+rewrites the database file, so its size and mtime are a safe stamp: while they are unchanged, the answer
+recorded last time still holds and mlflow is not imported. A remote tracking server has no such stamp
+and is asked every time; its downloaded folders are still reused.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..atomic import write_text
+
+MAPPING = "registry_cache.json"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+class RegistryCache:
+    def __init__(self, uri: str, folder: Path):
+        self.uri, self.folder = uri, folder
+        self.file = folder / MAPPING
+        self.stamp = _store_stamp(uri)
+        try:
+            saved = json.loads(self.file.read_text())
+        except (OSError, ValueError):
+            saved = {}
+        self.entries = saved.get("entries", {}) if saved.get("uri") == uri and saved.get("stamp") == self.stamp else {}
+        self.changed = False
+        self._client = None
+
+    def resolve(self, model: str, source: str) -> tuple[str, Path] | None:
+        """(version, local folder) for `source` (an alias or a version number), or None if the registry has none."""
+        entry = self.entries.get(f"{model}@{source}")
+        if self.stamp is not None and entry and _complete(Path(entry["dir"])):
+            return entry["version"], Path(entry["dir"])
+        from mlflow.exceptions import MlflowException
+
+        from ..training.tracking import download_version
+
+        try:
+            version = (self.client.get_model_version(model, source) if source.isdigit()
+                       else self.client.get_model_version_by_alias(model, source))
+        except MlflowException:
+            return None
+        target = self.folder / f"{model}-v{version.version}"
+        local = _adapter_folder(target) or download_version(version, target)
+        self.entries[f"{model}@{source}"] = {"version": str(version.version), "dir": str(local)}
+        self.changed = True
+        return str(version.version), local
+
+    @property
+    def client(self):
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            self._client = MlflowClient(self.uri)
+        return self._client
+
+    def save(self) -> None:
+        if self.changed and self.stamp is not None:
+            write_text(self.file, json.dumps({"uri": self.uri, "stamp": self.stamp, "entries": self.entries}, indent=1))
+
+
+def _store_stamp(uri: str) -> list | None:
+    """Size and mtime of the SQLite store and its write-ahead log; None for stores without one."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    database = Path(uri.removeprefix("sqlite:///"))
+    stamp = []
+    for path in (database, database.with_name(database.name + "-wal")):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            stamp.append(None)
+            continue
+        stamp.append([stat.st_size, stat.st_mtime_ns])
+    return stamp if stamp[0] is not None else None
+
+
+def _complete(folder: Path) -> bool:
+    return all((folder / name).exists() for name in ADAPTER_FILES)
+
+
+def _adapter_folder(target: Path) -> Path | None:
+    """A complete folder downloaded by an earlier run: versions never change, so it is reused as it is."""
+    found = [p.parent for p in sorted(target.rglob(ADAPTER_FILES[0]))] if target.is_dir() else []
+    return next((folder for folder in found if _complete(folder)), None)

@@ -1,0 +1,91 @@
+"""The embedder on the packaged MiniLM: tokenizer-only start, a few texts without sentence-transformers,
+length-sorted batches, and each precision path this CPU can take (forced with PERSONA_EMBED_PRECISION or
+the constructor, so every path runs here)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from persona_pipeline.rag import embedding_precision
+from persona_pipeline.rag.embedding import Embedder
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+TEXTS = ["Threshold runs at 3:38 per kilometre, twice a week in the base period.",
+         "Зимний базовый период длится двенадцать недель.",
+         "kefir",
+         "The taper before a marathon lasts three weeks and the volume falls by forty percent " * 12,
+         "Hill repeats: twelve times ninety seconds uphill, jog down as recovery."]
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_tokenizer_window_and_dimension_come_without_loading_the_model(embedder):
+    light = Embedder()
+    counts = [light.count_tokens(t) for t in TEXTS]
+    assert light.window == 256 and light.dim == 384
+    assert "model" not in light.__dict__  # nothing above loaded the network
+    reference = embedder.model.tokenizer
+    assert counts == [len(reference(t, add_special_tokens=False)["input_ids"]) for t in TEXTS]
+    assert counts[3] > 128  # the model's tokenizer.json truncates at 128; the counts must not
+
+
+def test_sorted_batches_return_vectors_in_input_order(embedder):
+    fp32 = Embedder(batch_size=2, precision="fp32")
+    fp32.model  # loaded: the batched sentence-transformers path, not the one for a few texts
+    together = fp32.embed(TEXTS)
+    one_by_one = np.vstack([fp32.embed([t]) for t in TEXTS])
+    assert np.allclose(together, one_by_one, atol=1e-4)
+    progress = []
+    fp32.embed(TEXTS, lambda done, total: progress.append((done, total)))
+    assert progress == [(2, 5), (4, 5), (5, 5)]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_each_precision_path_stays_within_cosine_099_of_fp32(precision, monkeypatch):
+    monkeypatch.setenv(embedding_precision.ENV, precision)
+    forced = Embedder()
+    forced.model  # loaded: the batched path, where the precision applies
+    assert forced.precision == precision
+    reference = Embedder(precision="fp32").model.encode(TEXTS, normalize_embeddings=True)
+    assert _cosines(forced.embed(TEXTS), reference).min() >= 0.99
+
+
+def test_a_few_texts_are_embedded_without_sentence_transformers_and_agree_with_it(embedder):
+    light = Embedder()
+    vectors = light.embed(TEXTS)
+    assert "model" not in light.__dict__
+    assert _cosines(vectors, embedder.model.encode(TEXTS, normalize_embeddings=True)).min() >= 0.9999
+    fresh = subprocess.run([sys.executable, "-c", "import sys; from persona_pipeline.rag.embedding import Embedder; "
+                            "Embedder().embed_query('taper'); print('sentence_transformers' in sys.modules)"],
+                           capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    assert fresh.stdout.strip() == "False"
+
+
+def test_auto_measures_once_per_cpu_where_bf16_is_native_and_never_where_it_is_not(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERSONA_MODEL_CACHE", str(tmp_path))
+    monkeypatch.delenv(embedding_precision.ENV, raising=False)
+    monkeypatch.setattr(embedding_precision, "native_bf16", lambda: False)
+    assert Embedder().precision == "fp32"
+    assert not (tmp_path / embedding_precision.CHOICES_FILE).exists()
+
+    monkeypatch.setattr(embedding_precision, "native_bf16", lambda: True)
+    chosen = Embedder().precision
+    choices = json.loads((tmp_path / embedding_precision.CHOICES_FILE).read_text())
+    [(key, record)] = choices.items()
+    assert record["precision"] == chosen and record["min_cosine"] > 0.9 and record["bf16_speedup"] > 0
+    assert "packaged" in key
+    monkeypatch.setattr(embedding_precision, "calibrate", lambda embedder: pytest.fail("measured twice"))
+    assert Embedder().precision == chosen
+
+
+def test_an_unknown_forced_precision_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv(embedding_precision.ENV, "fp8")
+    with pytest.raises(ValueError, match="PERSONA_EMBED_PRECISION='fp8'"):
+        Embedder().precision
