@@ -34,7 +34,13 @@ class KnowledgeConfig:
     rrf_k: int = 60
     golden_set: Path | None = None
     min_recall_at_5: float = 0.8
+    catch_all: tuple[str, ...] = ()   # types tried, in order, for a file no glob covers
     source: Path | None = field(default=None, compare=False)
+
+
+    def type_by_extension(self, ext: str) -> KnowledgeType | None:
+        """The catch-all's type for a file in a folder no glob covers: the first that reads `ext`."""
+        return next((self.types[name] for name in self.catch_all if ext in self.types[name].formats), None)
 
 
 def load_config(path: Path) -> KnowledgeConfig:
@@ -62,6 +68,11 @@ def load_config(path: Path) -> KnowledgeConfig:
     embedding, index = raw.get("embedding") or {}, raw.get("index") or {}
     retrieval, evaluation = raw.get("retrieval") or {}, raw.get("evaluation") or {}
     golden = evaluation.get("golden_set")
+    catch_all = raw.get("catch_all") or {}
+    fallback = tuple(catch_all.get("types") or ()) if catch_all.get("enabled", True) else ()
+    unknown_types = sorted(set(fallback) - set(types))
+    if unknown_types:
+        raise ConfigError(f"{path}: catch_all.types: unknown knowledge type(s) {unknown_types}; declared: {sorted(types)}")
     return KnowledgeConfig(
         types=types,
         embedding_model=str(embedding.get("model", "packaged")),
@@ -72,5 +83,6 @@ def load_config(path: Path) -> KnowledgeConfig:
         rrf_k=int(retrieval.get("rrf_k", 60)),
         golden_set=(PROJECT_DIR / golden) if golden else None,
         min_recall_at_5=float(evaluation.get("min_recall_at_5", 0.8)),
+        catch_all=fallback,
         source=Path(path),
     )

@@ -48,6 +48,7 @@ def classify(materials_dir: Path, config: KnowledgeConfig) -> tuple[list[SourceF
     for absolute in list_material_files(materials_dir):
         rel = absolute.relative_to(materials_dir).as_posix()
         kind = next((t for t in config.types.values() if any(_glob(g).match(rel) for g in t.globs)), None)
+        kind = kind or config.type_by_extension(absolute.suffix.lower().lstrip("."))
         if kind is None:
             skipped.append(Skipped(rel, None, "not covered by any knowledge type in the config"))
             continue

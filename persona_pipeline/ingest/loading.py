@@ -23,6 +23,7 @@ class LoadedDocument:
 class LoadResult:
     documents: list[LoadedDocument] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    reports: dict[str, list[str]] = field(default_factory=dict)   # every row problem, per file
 
 
 def load_materials(materials_dir: Path, config: KnowledgeConfig) -> LoadResult:
@@ -33,12 +34,16 @@ def load_materials(materials_dir: Path, config: KnowledgeConfig) -> LoadResult:
             document = PARSERS[source.parser]((materials_dir / source.path).read_bytes(), source.path)
         except MaterialError as exc:
             result.skipped.append(Skipped(source.path, source.kind, str(exc), source.sha256))
+            if exc.details:
+                result.reports[source.path] = exc.details
             continue
         except Exception as exc:  # a parser library failing on hostile input must not sink the run
             result.skipped.append(Skipped(source.path, source.kind, f"{source.parser} parser failed: {type(exc).__name__}: {exc}", source.sha256))
             continue
         for warning in document.warnings:
             log.warning("%s: %s", source.path, warning)
+        if document.details:
+            result.reports[source.path] = document.details
         result.documents.append(LoadedDocument(source, document))
     for item in result.skipped:
         log.warning("skipped %s: %s", item.path, item.reason)
