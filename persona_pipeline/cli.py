@@ -116,13 +116,14 @@ def _index(args) -> int:
     print(f"files indexed: {index_meta['files_indexed']}")
     print(f"files skipped: {len(skipped)}")
     for path, reason in skipped.items():
-        print(f"  - {path}: {reason}")
+        report = manifest["files"][path].get("report")
+        print(f"  - {path}: {reason}" + (f" (every row: {paths.data_dir / report})" if report else ""))
     print(f"chunks: {index_meta['chunks']} ({embed_meta['newly_embedded']} newly embedded, {embed_meta['from_cache']} from cache)")
     print(f"index version: {index_meta['version']}{'' if index_meta['new_version'] else ' (unchanged)'} in {paths.index_dir}")
     if args.eval:
         evaluation = _metadata(result, "retrieval_eval")
         print(f"retrieval eval: hybrid recall@5 {evaluation['hybrid_recall@5']:.3f}, MRR {evaluation['hybrid_mrr']:.3f} "
-              f"on {evaluation['questions']} golden questions")
+              f"on {evaluation['questions']} golden questions; by question language:\n{evaluation['by_language']}")
     print(f"time: {elapsed:.1f} s (Dagster run {result.run_id})")
     return 0
 
@@ -227,7 +228,7 @@ def _eval(args) -> int:
     if not result.success:
         raise UserError("the evaluation run failed; rerun with --verbose to see the Dagster log")
     retrieval, consilium = _metadata(result, "retrieval_eval"), _metadata(result, "consilium_eval")
-    print(f"retrieval on {retrieval['questions']} golden questions:\n{retrieval['by_mode']}")
+    print(f"retrieval on {retrieval['questions']} golden questions:\n{retrieval['by_mode']}\nby question language:\n{retrieval['by_language']}")
     print(f"consilium ({consilium['adapters']}), MLflow run {consilium['mlflow_run']}:\n{consilium['by_configuration']}")
     print(f"routing accuracy: {consilium['routing_accuracy']:.3f}")
     print(f"time: {time.perf_counter() - started:.1f} s (Dagster run {result.run_id})")
@@ -273,8 +274,7 @@ def _search(args) -> int:
         index = load_index(paths.index_dir)
     except IndexNotFound as exc:
         raise UserError(str(exc)) from exc
-    retriever = Retriever(index, Embedder(index.manifest["embedding_model"], config.embedding_batch_size),
-                          config.candidates, config.rrf_k)
+    retriever = Retriever.from_config(index, Embedder(index.manifest["embedding_model"], config.embedding_batch_size), config)
     hits = retriever.search(args.query, k=args.k, kind=args.kind, mode=args.mode)
     if args.json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=1))

@@ -10,6 +10,14 @@ from .ingest.parsers import PARSERS
 from .settings import PROJECT_DIR
 
 
+LANGUAGES = ("en", "ru")        # the query languages retrieval tells apart
+RANKINGS = ("dense", "bm25")    # the rankings hybrid retrieval fuses
+
+
+def equal_weights() -> dict[str, dict[str, float]]:
+    return {language: {ranking: 1.0 for ranking in RANKINGS} for language in LANGUAGES}
+
+
 class ConfigError(Exception):
     pass
 
@@ -34,6 +42,8 @@ class KnowledgeConfig:
     rrf_k: int = 60
     golden_set: Path | None = None
     min_recall_at_5: float = 0.8
+    # per query language, how much the dense and BM25 rankings count in the fusion
+    fusion_weights: dict = field(default_factory=equal_weights)
     catch_all: tuple[str, ...] = ()   # types tried, in order, for a file no glob covers
     source: Path | None = field(default=None, compare=False)
 
@@ -84,5 +94,16 @@ def load_config(path: Path) -> KnowledgeConfig:
         golden_set=(PROJECT_DIR / golden) if golden else None,
         min_recall_at_5=float(evaluation.get("min_recall_at_5", 0.8)),
         catch_all=fallback,
+        fusion_weights=_fusion_weights(retrieval.get("weights") or {}, f"{path}: retrieval.weights"),
         source=Path(path),
     )
+
+
+def _fusion_weights(raw: dict, where: str) -> dict[str, dict[str, float]]:
+    weights = equal_weights()
+    for language in LANGUAGES:
+        spec = raw.get(language) or {}
+        weights[language] = {ranking: float(spec.get(ranking, 1.0)) for ranking in RANKINGS}
+        if min(weights[language].values()) < 0 or not any(weights[language].values()):
+            raise ConfigError(f"{where}.{language}: weights must be >= 0 and not all zero")
+    return weights

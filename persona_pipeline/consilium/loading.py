@@ -27,7 +27,7 @@ def open_consilium(paths: Paths, *, adapter_source: str | None = None, uri: str 
         except IndexNotFound as exc:
             raise AskError(f"{exc}; or ask with --no-rag") from exc
         embedder = Embedder(index.manifest["embedding_model"], knowledge.embedding_batch_size)
-        retriever = Retriever(index, embedder, knowledge.candidates, knowledge.rrf_k)
+        retriever = Retriever.from_config(index, embedder, knowledge)
     base = prepare_base_model(settings.base_model, log=log)
     tokenizer = load_tokenizer(base)
     dirs, labels, notes = resolve_adapter_dirs(adapter_source or config.adapter_source,

@@ -21,6 +21,7 @@ SECONDS_PER = {"s": 1, "sec": 1, "с": 1, "сек": 1, "min": 60, "мин": 60, 
 _DISTANCE_NAME = re.compile(r"distance|dist\b|дистанц|расстояни|километраж", re.IGNORECASE)
 _PACE_NAME = re.compile(r"\bpace\b|темп", re.IGNORECASE)
 _DURATION_NAME = re.compile(r"\btime\b|duration|seconds|minutes|время|длительн|продолжительн", re.IGNORECASE)
+_TIME_OF_DAY = re.compile(r"start|begin|when|начал|старт", re.IGNORECASE)
 _DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*(h|hrs?|hours?|ч|час\w*|m|mins?|minutes?|мин\w*|s|secs?|seconds?|с|сек\w*)(?![a-zа-я])",
                             re.IGNORECASE)
 _PER_MILE = re.compile(r"/\s*mi(le)?\b", re.IGNORECASE)
@@ -82,10 +83,12 @@ def column(raw_header, values: list) -> Column:
         return Column(name, unit, "pace")
     if _DISTANCE_NAME.search(name) or lowered_unit in KM_PER:
         return Column(name, unit or _guess_distance_unit(values), "distance")
-    if header_rank(name):
-        return Column(name, unit)  # "Start Time" is a time of day, not a duration
-    if (_DURATION_NAME.search(name) and (unit is None or lowered_unit in SECONDS_PER)) or lowered_unit in SECONDS_PER:
-        return Column(name, unit or _guess_duration_unit(name, values), "duration")
+    if lowered_unit in SECONDS_PER:
+        return Column(name, unit, "duration")
+    if header_rank(name) == 2 or _TIME_OF_DAY.search(name):
+        return Column(name, unit)  # "Start Time" is a time of day; a bare "Time" or "Время" is how long
+    if _DURATION_NAME.search(name) and unit is None:
+        return Column(name, _guess_duration_unit(name, values), "duration")
     return Column(name, unit)
 
 
