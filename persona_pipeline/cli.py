@@ -112,12 +112,15 @@ def _index(args) -> int:
     from .rag.index_store import read_manifest
 
     manifest = read_manifest(paths.index_dir)
-    skipped = {p: f["reason"] for p, f in manifest["files"].items() if f["status"] == "skipped"}
-    print(f"files indexed: {index_meta['files_indexed']}")
+    files = manifest["files"]
+    skipped = {p: [f["reason"]] for p, f in files.items() if f["status"] == "skipped"}
+    partly = {p: f["warnings"] for p, f in files.items() if f["status"] == "indexed" and f.get("warnings")}
+    print(f"files indexed: {index_meta['files_indexed']}" + (f" ({len(partly)} with warnings)" if partly else ""))
+    for path, warnings in partly.items():
+        _print_file_problems(path, warnings, files[path].get("report"), paths)
     print(f"files skipped: {len(skipped)}")
-    for path, reason in skipped.items():
-        report = manifest["files"][path].get("report")
-        print(f"  - {path}: {reason}" + (f" (every row: {paths.data_dir / report})" if report else ""))
+    for path, reasons in skipped.items():
+        _print_file_problems(path, reasons, files[path].get("report"), paths)
     print(f"chunks: {index_meta['chunks']} ({embed_meta['newly_embedded']} newly embedded, {embed_meta['from_cache']} from cache)")
     print(f"index version: {index_meta['version']}{'' if index_meta['new_version'] else ' (unchanged)'} in {paths.index_dir}")
     if args.eval:
@@ -126,6 +129,13 @@ def _index(args) -> int:
               f"on {evaluation['questions']} golden questions; by question language:\n{evaluation['by_language']}")
     print(f"time: {elapsed:.1f} s (Dagster run {result.run_id})")
     return 0
+
+
+def _print_file_problems(path: str, lines: list[str], report: str | None, paths: Paths) -> None:
+    for line in lines:
+        print(f"  - {path}: {line}")
+    if report:
+        print(f"    every row: {paths.data_dir / report}")
 
 
 def _console(args) -> dict:

@@ -76,6 +76,8 @@ class Retriever:
             weight = self.weights[query_language(query)]
             fused: dict[int, float] = {}
             for name, ranking in zip(RANKINGS, (dense, lexical)):
+                if not weight[name]:
+                    continue  # an untrusted ranking adds nothing, not even its candidates
                 for rank, (vid, _) in enumerate(ranking, start=1):
                     fused[vid] = fused.get(vid, 0.0) + weight[name] / (self.rrf_k + rank)
             scored = sorted(fused.items(), key=lambda item: -item[1])
