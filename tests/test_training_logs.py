@@ -107,6 +107,7 @@ def test_durations_are_not_mistaken_for_the_date_column():
     ("Длительность (мин)", "45", "Длительность: 45:00"),
     ("Pace (min/mi)", "8:03", "Pace: 5:00 /km"),
     ("Темп (мин/км)", "4:55", "Темп: 4:55 /km"),
+    ("Elevation gain (m)", "85", "Elevation gain: 85 m"),
 ])
 def test_unit_columns_are_normalised(header, value, shown):
     doc = table(f"Date,{header}\n2026-03-02,{value}\n")

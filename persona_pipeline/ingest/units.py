@@ -16,8 +16,9 @@ _UNIT_IN_HEADER = re.compile(r"^(?P<name>.*?)\s*[\(\[](?P<unit>[^\)\]]+)[\)\]]\s
 _UNIT_SUFFIXES = {"km": "km", "m": "m", "mi": "mi", "min": "min", "s": "s", "sec": "s", "bpm": "bpm", "kg": "kg", "h": "h"}
 _SCALE = re.compile(r"^\d+\s*[-–]\s*(\d+)$")  # "RPE (1-10)" is a scale, not a unit
 
-KM_PER = {"km": 1.0, "км": 1.0, "m": 0.001, "м": 0.001, "meters": 0.001, "metres": 0.001, "mi": 1.609344, "miles": 1.609344}
-SECONDS_PER = {"s": 1, "sec": 1, "с": 1, "сек": 1, "min": 60, "мин": 60, "h": 3600, "hr": 3600, "ч": 3600}
+_DISTANCE_ONLY_UNITS = ("km", "км", "mi", "miles")
+_KM_PER = {"km": 1.0, "км": 1.0, "m": 0.001, "м": 0.001, "meters": 0.001, "metres": 0.001, "mi": 1.609344, "miles": 1.609344}
+_SECONDS_PER = {"s": 1, "sec": 1, "с": 1, "сек": 1, "min": 60, "мин": 60, "h": 3600, "hr": 3600, "ч": 3600}
 _DISTANCE_NAME = re.compile(r"distance|dist\b|дистанц|расстояни|километраж", re.IGNORECASE)
 _PACE_NAME = re.compile(r"\bpace\b|темп", re.IGNORECASE)
 _DURATION_NAME = re.compile(r"\btime\b|duration|seconds|minutes|время|длительн|продолжительн", re.IGNORECASE)
@@ -81,9 +82,10 @@ def column(raw_header, values: list) -> Column:
     lowered_unit = (unit or "").lower().replace(" ", "")
     if _PACE_NAME.search(name) or re.search(r"/(km|mi|км)", lowered_unit):
         return Column(name, unit, "pace")
-    if _DISTANCE_NAME.search(name) or lowered_unit in KM_PER:
+    # metres alone do not make a distance: "Elevation gain (m)" stays in metres
+    if _DISTANCE_NAME.search(name) or lowered_unit in _DISTANCE_ONLY_UNITS:
         return Column(name, unit or _guess_distance_unit(values), "distance")
-    if lowered_unit in SECONDS_PER:
+    if lowered_unit in _SECONDS_PER:
         return Column(name, unit, "duration")
     if header_rank(name) == 2 or _TIME_OF_DAY.search(name):
         return Column(name, unit)  # "Start Time" is a time of day; a bare "Time" or "Время" is how long
@@ -140,7 +142,7 @@ def _unit_factor(unit: str | None, table: dict) -> float | None:
 
 
 def _distance_km(value, unit: str | None) -> float | None:
-    number, factor = _number(value), _unit_factor(unit, KM_PER)
+    number, factor = _number(value), _unit_factor(unit, _KM_PER)
     return number * factor if number is not None and factor is not None else None
 
 
@@ -151,7 +153,7 @@ def _seconds(value, unit: str | None) -> float | None:
         return value.hour * 3600 + value.minute * 60 + value.second
     number = _number(value)
     if number is not None:
-        factor = _unit_factor(unit, SECONDS_PER)
+        factor = _unit_factor(unit, _SECONDS_PER)
         return number * factor if factor is not None else None
     text = str(value).strip()
     match = _CLOCK.match(text)
@@ -160,7 +162,7 @@ def _seconds(value, unit: str | None) -> float | None:
         if third is not None:
             return int(first) * 3600 + int(second) * 60 + float(third)
         # "1:30" in an hours column is an hour and a half; anywhere else a minute and a half
-        scale = 3600 if _unit_factor(unit, SECONDS_PER) == 3600 else 60
+        scale = 3600 if _unit_factor(unit, _SECONDS_PER) == 3600 else 60
         return int(first) * scale + int(second) * scale / 60
     parts = _DURATION_PART.findall(text)
     if not parts or _DURATION_PART.sub("", text).strip(" ,"):
@@ -191,7 +193,7 @@ def _pace_per_km(value, unit: str | None) -> float | None:
         seconds = number * (1 if (unit or "").lower().startswith(("s", "с")) else 60)
     else:
         return None
-    return seconds / KM_PER["mi"] if per_mile else seconds
+    return seconds / _KM_PER["mi"] if per_mile else seconds
 
 
 def _guess_distance_unit(values: list) -> str:
