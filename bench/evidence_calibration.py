@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from persona_pipeline.consilium.evidence import FEATURES, DocumentFrequencies, EvidenceScorer, choose_quotes  # noqa: E402
 from persona_pipeline.consilium.grounded_set import GroundedQuestion, contains_fact, load_grounded_set  # noqa: E402
 from persona_pipeline.consilium.config import load_consilium_config  # noqa: E402
+from persona_pipeline.knowledge_config import load_config  # noqa: E402
 from persona_pipeline.rag.embedding import Embedder  # noqa: E402
 from persona_pipeline.rag.index_store import load_index  # noqa: E402
 from persona_pipeline.rag.retrieval import Retriever  # noqa: E402
@@ -81,7 +82,7 @@ def main() -> None:
     embedder = Embedder(index.manifest["embedding_model"])
     scorer = EvidenceScorer(embedder, DocumentFrequencies.from_index(index))
     questions = dev_questions()
-    rows, retrieved = collect(scorer, Retriever(index, embedder), questions, k)
+    rows, retrieved = collect(scorer, Retriever.from_config(index, embedder, load_config(paths.config_path)), questions, k)
     x = np.array([r[1] for r in rows])
     y = np.array([r[2] for r in rows])
     groups = np.array([r[0] for r in rows])

@@ -97,8 +97,11 @@ def _index(args) -> int:
 
         built = unchanged_since_last_build(paths)
         if built is not None:
-            _index_summary(built["files_indexed"], built["skipped"], f"{built['chunks']} (0 newly embedded, {built['chunks']} from cache)",
-                           f"{built['version']} (unchanged)", paths)
+            from .rag.index_store import read_manifest
+
+            _files_summary(read_manifest(paths.index_dir)["files"], built["files_indexed"], paths)
+            print(f"chunks: {built['chunks']} (0 newly embedded, {built['chunks']} from cache)")
+            print(f"index version: {built['version']} (unchanged) in {paths.index_dir}")
             print(f"time: {time.perf_counter() - started:.1f} s (nothing changed since that version was built: "
                   "no Dagster run; --force starts one)")
             return 0
@@ -124,25 +127,34 @@ def _index(args) -> int:
     index_meta, embed_meta = meta["knowledge_index"], meta["chunk_embeddings"]
     from .rag.index_store import read_manifest
 
-    manifest = read_manifest(paths.index_dir)
-    _index_summary(index_meta["files_indexed"], {p: f["reason"] for p, f in manifest["files"].items() if f["status"] == "skipped"},
-                   f"{index_meta['chunks']} ({embed_meta['newly_embedded']} newly embedded, {embed_meta['from_cache']} from cache)",
-                   f"{index_meta['version']}{'' if index_meta['new_version'] else ' (unchanged)'}", paths)
+    _files_summary(read_manifest(paths.index_dir)["files"], index_meta["files_indexed"], paths)
+    print(f"chunks: {index_meta['chunks']} ({embed_meta['newly_embedded']} newly embedded, {embed_meta['from_cache']} from cache)")
+    print(f"index version: {index_meta['version']}{'' if index_meta['new_version'] else ' (unchanged)'} in {paths.index_dir}")
     if args.eval:
         evaluation = _metadata(result, "retrieval_eval")
         print(f"retrieval eval: hybrid recall@5 {evaluation['hybrid_recall@5']:.3f}, MRR {evaluation['hybrid_mrr']:.3f} "
-              f"on {evaluation['questions']} golden questions")
+              f"on {evaluation['questions']} golden questions; by question language:\n{evaluation['by_language']}")
     print(f"time: {elapsed:.1f} s (Dagster run {result.run_id})")
     return 0
 
 
-def _index_summary(indexed: int, skipped: dict[str, str], chunks: str, version: str, paths: Paths) -> None:
-    print(f"files indexed: {indexed}")
+def _files_summary(files: dict, indexed: int, paths: Paths) -> None:
+    """Files indexed (and which with warnings) and skipped, each problem on its line with the file's report."""
+    skipped = {p: [f["reason"]] for p, f in files.items() if f["status"] == "skipped"}
+    partly = {p: f["warnings"] for p, f in files.items() if f["status"] == "indexed" and f.get("warnings")}
+    print(f"files indexed: {indexed}" + (f" ({len(partly)} with warnings)" if partly else ""))
+    for path, warnings in partly.items():
+        _print_file_problems(path, warnings, files[path].get("report"), paths)
     print(f"files skipped: {len(skipped)}")
-    for path, reason in skipped.items():
-        print(f"  - {path}: {reason}")
-    print(f"chunks: {chunks}")
-    print(f"index version: {version} in {paths.index_dir}")
+    for path, reasons in skipped.items():
+        _print_file_problems(path, reasons, files[path].get("report"), paths)
+
+
+def _print_file_problems(path: str, lines: list[str], report: str | None, paths: Paths) -> None:
+    for line in lines:
+        print(f"  - {path}: {line}")
+    if report:
+        print(f"    every row: {paths.data_dir / report}")
 
 
 def _console(args) -> dict:
@@ -256,7 +268,7 @@ def _eval(args) -> int:
     if not result.success:
         raise UserError("the evaluation run failed; rerun with --verbose to see the Dagster log")
     retrieval, consilium = _metadata(result, "retrieval_eval"), _metadata(result, "consilium_eval")
-    print(f"retrieval on {retrieval['questions']} golden questions:\n{retrieval['by_mode']}")
+    print(f"retrieval on {retrieval['questions']} golden questions:\n{retrieval['by_mode']}\nby question language:\n{retrieval['by_language']}")
     print(f"consilium ({consilium['adapters']}), MLflow run {consilium['mlflow_run']}:\n{consilium['by_configuration']}")
     print(f"grounded questions ({consilium['grounded_questions']}):\n{consilium['grounded']}")
     print(f"routing accuracy: {consilium['routing_accuracy']:.3f}")
@@ -303,8 +315,7 @@ def _search(args) -> int:
         index = load_index(paths.index_dir)
     except IndexNotFound as exc:
         raise UserError(str(exc)) from exc
-    retriever = Retriever(index, Embedder(index.manifest["embedding_model"], config.embedding_batch_size),
-                          config.candidates, config.rrf_k)
+    retriever = Retriever.from_config(index, Embedder(index.manifest["embedding_model"], config.embedding_batch_size), config)
     hits = retriever.search(args.query, k=args.k, kind=args.kind, mode=args.mode)
     if args.json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=1))

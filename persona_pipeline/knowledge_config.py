@@ -10,6 +10,14 @@ from .ingest.parsers import PARSERS
 from .settings import PROJECT_DIR
 
 
+LANGUAGES = ("en", "ru")        # the query languages retrieval tells apart
+RANKINGS = ("dense", "bm25")    # the rankings hybrid retrieval fuses
+
+
+def equal_weights() -> dict[str, dict[str, float]]:
+    return {language: {ranking: 1.0 for ranking in RANKINGS} for language in LANGUAGES}
+
+
 class ConfigError(Exception):
     pass
 
@@ -35,7 +43,15 @@ class KnowledgeConfig:
     rrf_k: int = 60
     golden_set: Path | None = None
     min_recall_at_5: float = 0.8
+    # per query language, how much the dense and BM25 rankings count in the fusion
+    fusion_weights: dict = field(default_factory=equal_weights)
+    catch_all: tuple[str, ...] = ()   # types tried, in order, for a file no glob covers
     source: Path | None = field(default=None, compare=False)
+
+
+    def type_by_extension(self, ext: str) -> KnowledgeType | None:
+        """The catch-all's type for a file in a folder no glob covers: the first that reads `ext`."""
+        return next((self.types[name] for name in self.catch_all if ext in self.types[name].formats), None)
 
 
 def load_config(path: Path) -> KnowledgeConfig:
@@ -64,6 +80,11 @@ def load_config(path: Path) -> KnowledgeConfig:
     retrieval, evaluation = raw.get("retrieval") or {}, raw.get("evaluation") or {}
     limits = raw.get("limits") or {}
     golden = evaluation.get("golden_set")
+    catch_all = raw.get("catch_all") or {}
+    fallback = tuple(catch_all.get("types") or ()) if catch_all.get("enabled", True) else ()
+    unknown_types = sorted(set(fallback) - set(types))
+    if unknown_types:
+        raise ConfigError(f"{path}: catch_all.types: unknown knowledge type(s) {unknown_types}; declared: {sorted(types)}")
     return KnowledgeConfig(
         types=types,
         embedding_model=str(embedding.get("model", "packaged")),
@@ -75,5 +96,17 @@ def load_config(path: Path) -> KnowledgeConfig:
         rrf_k=int(retrieval.get("rrf_k", 60)),
         golden_set=(PROJECT_DIR / golden) if golden else None,
         min_recall_at_5=float(evaluation.get("min_recall_at_5", 0.8)),
+        catch_all=fallback,
+        fusion_weights=_fusion_weights(retrieval.get("weights") or {}, f"{path}: retrieval.weights"),
         source=Path(path),
     )
+
+
+def _fusion_weights(raw: dict, where: str) -> dict[str, dict[str, float]]:
+    weights = equal_weights()
+    for language in LANGUAGES:
+        spec = raw.get(language) or {}
+        weights[language] = {ranking: float(spec.get(ranking, 1.0)) for ranking in RANKINGS}
+        if min(weights[language].values()) < 0 or not any(weights[language].values()):
+            raise ConfigError(f"{where}.{language}: weights must be >= 0 and not all zero")
+    return weights

@@ -20,9 +20,13 @@ def cli_env(tmp_path, monkeypatch, materials, data_dir):
 
 def test_index_records_in_the_dagster_instance_and_search_finds_cited_sources(cli_env, materials, data_dir, capsys):
     (materials / "articles" / "empty.md").write_bytes(b"")
+    rows = "".join(f"2021-07-{day:02d} 18:35:21;5\n" for day in range(1, 4)) + "".join(f"soon;{n}\n" for n in range(4801))
+    (materials / "logs" / "strong.csv").write_text("Date;Distance\n" + rows)
     assert main(["index", "--materials", str(materials), "--data", str(data_dir)]) == 0
     out = capsys.readouterr().out
-    assert "files indexed: 10" in out and "files skipped: 1" in out and "articles/empty.md: empty file" in out
+    assert "logs/strong.csv: 4,801 rows skipped: 'Date' values such as 'soon' are not dates; first at line 5\n" in out
+    assert f"every row: {data_dir.resolve()}/knowledge/reports/logs/strong.csv.txt" in out and out.count("'soon'") == 1
+    assert "files indexed: 16 (1 with warnings)" in out and "files skipped: 1" in out and "articles/empty.md: empty file" in out
     assert "newly embedded" in out and "time:" in out
 
     with dg.DagsterInstance.from_config(str(cli_env)) as instance:

@@ -34,9 +34,11 @@ def test_materialize_indexes_every_sample_and_all_checks_pass(materials, data_di
     checks = check_results(result)
     assert checks == {"vector_count_matches_chunks": True, "dimension_matches_model": True,
                       "no_empty_or_truncated_chunks": True, "every_file_accounted_for": True,
-                      "recall_at_5_above_threshold": True}
+                      "recall_at_5_above_threshold": True, "hybrid_at_least_best_single_mode": True}
     evaluation = metadata(result, "retrieval_eval")
-    assert evaluation["questions"] >= 30 and evaluation["hybrid_recall@5"] >= 0.9
+    assert evaluation["questions"] >= 40 and evaluation["hybrid_recall@5"] >= 0.9
+    assert evaluation["hybrid_recall@5_ru"] >= 0.9 and evaluation["hybrid_recall@5_en"] >= 0.9
+    assert "| ru | 18 | bm25 |" in evaluation["by_language"]
 
 
 def test_rerun_is_idempotent_and_touch_does_not_reembed(materials, data_dir):

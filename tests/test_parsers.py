@@ -85,8 +85,9 @@ def test_csv_rows_become_dated_texts_with_units_despite_bom_and_spaced_headers()
     doc = parse("table", "logs/spring_group_2026.csv")
     row = next(b for b in doc.blocks if "tight left hamstring" in b.text)
     assert row.date == "2026-03-06" and row.line == 8
-    assert "Athlete: Ivan Kuznetsov" in row.text and "Distance: 11.0 km" in row.text and "Avg HR: 168 bpm" in row.text and "RPE: 7/10" in row.text
-    assert len(doc.blocks) == 10
+    assert row.heading == "2026-03-06 Ivan Kuznetsov" and "6 March 2026, 6 марта 2026" in row.text
+    assert "Distance: 11 km" in row.text and "Pace: 3:52 /km" in row.text and "Avg HR: 168 bpm" in row.text and "RPE: 7/10" in row.text
+    assert len({b.group for b in doc.blocks if b.group.startswith("session")}) == 10
 
 
 def test_xlsx_title_row_gives_context_and_dates_are_iso():

@@ -68,5 +68,5 @@ def test_persona_index_in_a_terminal_shows_a_bar_and_a_summary_not_the_dagster_l
     assert process.wait(60) == 0, screen.decode(errors="replace")
     text = screen.decode(errors="replace")
     assert re.search(r"embedding new chunks: 100%\|.*\| \d+/\d+ chunks \[.*ETA", text), text
-    assert "files indexed: 10" in text and "index version:" in text
+    assert "files indexed: 15" in text and "index version:" in text
     assert "STEP_START" not in text and "Started execution of step" not in text

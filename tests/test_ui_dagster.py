@@ -41,9 +41,20 @@ def metadata_value(page, key: str):
     return row.get_by_role("cell").last
 
 
-def file_row(page, path: str):
-    """The row of the per-file status table (Markdown inside the `files` metadata row) for one file."""
-    return page.get_by_role("row").filter(has_text=path).last
+def files_table(page):
+    """The per-file status table (Markdown inside the `files` metadata row). Dagster folds a long one
+    behind [Show Markdown], which opens it in a dialog."""
+    cell = metadata_value(page, "files")
+    expect(cell).to_be_visible()
+    folded = cell.get_by_text("[Show Markdown]")
+    if folded.count():
+        folded.click()
+        return page.get_by_role("dialog")
+    return cell
+
+
+def file_row(table, path: str):
+    return table.get_by_role("row").filter(has_text=path).last
 
 
 def test_knowledge_assets_materialize_from_the_asset_graph(dagster_ui, page):
@@ -73,8 +84,9 @@ def test_knowledge_assets_materialize_from_the_asset_graph(dagster_ui, page):
     expect(vectors).to_have_text(re.compile(r"^\d+$"))
     assert int(vectors.inner_text()) > 20
     expect(metadata_value(page, "files_skipped")).to_have_text("0")
+    table = files_table(page)
     for path in sorted(p.relative_to(dagster_ui.materials).as_posix() for p in dagster_ui.materials.rglob("*.*")):
-        expect(file_row(page, path)).to_contain_text("indexed")
+        expect(file_row(table, path)).to_contain_text("indexed")
 
     page.goto(f"{dagster_ui.url}/assets/knowledge_chunks")
     metadata_value(page, "token_lengths").get_by_text("[Show Markdown]").click()
@@ -108,7 +120,7 @@ def test_a_dropped_file_is_reindexed_by_the_running_sensor(dagster_ui, page):
     page.get_by_role("button", name="OK").click()
 
     page.goto(f"{dagster_ui.url}/assets/knowledge_index")
-    expect(file_row(page, "articles/hill_repeats_in_snow.md")).to_contain_text("indexed")
+    expect(file_row(files_table(page), "articles/hill_repeats_in_snow.md")).to_contain_text("indexed")
 
     from persona_pipeline.knowledge_config import load_config
     from persona_pipeline.rag.embedding import Embedder
@@ -117,7 +129,7 @@ def test_a_dropped_file_is_reindexed_by_the_running_sensor(dagster_ui, page):
 
     config = load_config(PROJECT / "RAG_config.yaml")
     index = load_index(dagster_ui.data / "index")
-    hits = Retriever(index, Embedder(), config.candidates, config.rrf_k).search("hill repeats behind the zebra-striped barn", k=3)
+    hits = Retriever.from_config(index, Embedder(), config).search("hill repeats behind the zebra-striped barn", k=3)
     assert hits[0].chunk.source == "articles/hill_repeats_in_snow.md"
 
 

@@ -23,7 +23,7 @@ def open_evidence(paths: Paths, knowledge: KnowledgeConfig) -> tuple[Retriever, 
     """The knowledge index's retriever and the evidence scorer over it; IndexNotFound when there is none."""
     index = load_index(paths.index_dir)
     embedder = Embedder(index.manifest["embedding_model"], knowledge.embedding_batch_size)
-    return (Retriever(index, embedder, knowledge.candidates, knowledge.rrf_k),
+    return (Retriever.from_config(index, embedder, knowledge),
             EvidenceScorer(embedder, DocumentFrequencies.from_index(index)))
 
 

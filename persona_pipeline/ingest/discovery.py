@@ -59,6 +59,7 @@ def classify(materials_dir: Path, config: KnowledgeConfig) -> tuple[list[SourceF
             skipped.append(Skipped(rel, None, refusal))
             continue
         kind = next((t for t in config.types.values() if any(_glob(g).match(rel) for g in t.globs)), None)
+        kind = kind or config.type_by_extension(absolute.suffix.lower().lstrip("."))
         if kind is None:
             skipped.append(Skipped(rel, None, "not covered by any knowledge type in the config"))
             continue

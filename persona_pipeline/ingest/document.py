@@ -5,7 +5,12 @@ from dataclasses import dataclass, field
 
 
 class MaterialError(Exception):
-    """A file that cannot be read at all; the message says why, for the per-file report."""
+    """A file that cannot be read at all; the message says why in one line, `details` lists every
+    problem behind it (one per row) for the file's report."""
+
+    def __init__(self, message: str, details: list[str] | None = None):
+        super().__init__(message)
+        self.details = details or []
 
 
 @dataclass
@@ -31,4 +36,5 @@ class Document:
     path: str
     title: str
     blocks: list[Block]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)   # one line per kind of problem
+    details: list[str] = field(default_factory=list)    # every problem, one per row, for the report

@@ -25,6 +25,7 @@ class LoadedDocument:
 class LoadResult:
     documents: list[LoadedDocument] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    reports: dict[str, list[str]] = field(default_factory=dict)   # every row problem, per file
 
 
 def load_materials(materials_dir: Path, config: KnowledgeConfig,
@@ -42,6 +43,8 @@ def load_materials(materials_dir: Path, config: KnowledgeConfig,
             document = _parse(materials_dir / source.path, source, config)
         except MaterialError as exc:
             result.skipped.append(Skipped(source.path, source.kind, str(exc), source.sha256))
+            if exc.details:
+                result.reports[source.path] = exc.details
             continue
         except RecursionError:
             result.skipped.append(Skipped(source.path, source.kind, "nested too deeply to parse", source.sha256))
@@ -51,6 +54,8 @@ def load_materials(materials_dir: Path, config: KnowledgeConfig,
             continue
         for warning in document.warnings:
             log.warning("%s: %s", source.path, warning)
+        if document.details:
+            result.reports[source.path] = document.details
         result.documents.append(LoadedDocument(source, document))
     for item in result.skipped:
         log.warning("skipped %s: %s", item.path, item.reason)

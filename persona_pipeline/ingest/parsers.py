@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .device_files import parse_fit, parse_gpx, parse_tcx
+from .diaries import parse_diary
 from .docx import parse_docx
 from .document import Document
 from .html import parse_html
@@ -25,4 +27,8 @@ PARSERS: dict[str, Parser] = {
     "table": lambda data, path: (parse_xlsx if path.lower().endswith((".xlsx", ".xlsm")) else parse_csv)(data, path),
     "json_log": parse_json_log,
     "worldview": parse_worldview,
+    "diary": parse_diary,
+    "fit": parse_fit,
+    "gpx": parse_gpx,
+    "tcx": parse_tcx,
 }

@@ -7,20 +7,20 @@ from pathlib import PurePosixPath
 from .decoding import decode_text
 from .document import Block, Document, MaterialError
 
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_MD_INLINE = re.compile(r"(\*\*|__|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w))")
+MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+MD_INLINE = re.compile(r"(\*\*|__|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w))")
 
 
 def parse_text(data: bytes, path: str) -> Document:
     text, _ = decode_text(data)
-    paragraphs = _paragraphs(text)
-    title = _stem_title(path)
-    first_text = paragraphs[0][0]
-    if len(paragraphs) > 1 and len(first_text) < 120 and "\n" not in first_text and not first_text.endswith("."):
+    found = paragraphs(text)
+    title = stem_title(path)
+    first_text = found[0][0]
+    if len(found) > 1 and len(first_text) < 120 and "\n" not in first_text and not first_text.endswith("."):
         title = first_text
     blocks, heading = [], None
-    for body, line in paragraphs:
-        if _is_plain_heading(body):
+    for body, line in found:
+        if is_plain_heading(body):
             heading = body
             continue
         blocks.append(Block(text=body, group=heading or "", heading=heading, line=line))
@@ -29,23 +29,23 @@ def parse_text(data: bytes, path: str) -> Document:
 
 def parse_markdown(data: bytes, path: str) -> Document:
     text, _ = decode_text(data)
-    title, heading, blocks = _stem_title(path), None, []
-    for body, line in _paragraphs(text):
+    title, heading, blocks = stem_title(path), None, []
+    for body, line in paragraphs(text):
         first, _, rest = body.partition("\n")
-        match = _MD_HEADING.match(first)
+        match = MD_HEADING.match(first)
         if match:
-            if len(match.group(1)) == 1 and title == _stem_title(path):
+            if len(match.group(1)) == 1 and title == stem_title(path):
                 title = match.group(2)
             else:
                 heading = match.group(2)
             if not rest.strip():
                 continue
             body, line = rest, line + 1
-        blocks.append(Block(text=_MD_INLINE.sub("", body), group=heading or "", heading=heading, line=line))
+        blocks.append(Block(text=MD_INLINE.sub("", body), group=heading or "", heading=heading, line=line))
     return _document(path, title, blocks)
 
 
-def _paragraphs(text: str) -> list[tuple[str, int]]:
+def paragraphs(text: str) -> list[tuple[str, int]]:
     """Split on blank lines; each paragraph keeps the 1-based line it starts on."""
     out, current, start = [], [], 1
     for number, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
@@ -65,11 +65,11 @@ def _paragraphs(text: str) -> list[tuple[str, int]]:
     return out
 
 
-def _is_plain_heading(paragraph: str) -> bool:
+def is_plain_heading(paragraph: str) -> bool:
     return len(paragraph) < 80 and "\n" not in paragraph and not paragraph.rstrip().endswith((".", "!", "?", ":", ";", ","))
 
 
-def _stem_title(path: str) -> str:
+def stem_title(path: str) -> str:
     return PurePosixPath(path).stem.replace("_", " ")
 
 

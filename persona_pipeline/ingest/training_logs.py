@@ -1,4 +1,5 @@
-"""Training logs (CSV, XLSX, JSON): every session row becomes a retrievable text with its date and figures."""
+"""Training logs (CSV, XLSX, JSON), from a coach's own table to an app's bulk export: rows are read
+with their dates and units and become dated sessions and weekly summaries."""
 from __future__ import annotations
 
 import csv
@@ -7,21 +8,36 @@ import io
 import json
 import re
 import zipfile
-from pathlib import PurePosixPath
+from dataclasses import dataclass, field
 
 import openpyxl
 
+from .dates import DateReader, date_column, header_rank
 from .decoding import decode_text
-from .document import Block, Document, MaterialError
+from .document import Document, MaterialError
+from .row_problems import MISSING, NOT_A_DATE, RowProblems
+from .sessions import LogRow, session_blocks
+from .text import stem_title
+from .units import Column, column, humanize
 
-_DATE_HEADERS = {"date", "day", "дата", "день", "session date"}
-_UNIT_IN_HEADER = re.compile(r"^(?P<name>.*?)\s*[\(\[](?P<unit>[^\)\]]+)[\)\]]\s*$")
-_UNIT_SUFFIXES = {"km": "km", "m": "m", "min": "min", "s": "s", "sec": "s", "bpm": "bpm", "kg": "kg", "h": "h"}
-_SCALE = re.compile(r"^\d+\s*[-–]\s*(\d+)$")  # "RPE (1-10)" is a scale, not a unit
-_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%y")
-# a training log has tens of columns; each row's text repeats every header, so a far wider line would
+_HEADER_SEARCH_ROWS = 20   # title rows above a spreadsheet's header ("Training diary: Anna Petrova")
+# a training log has tens of columns; each session's text repeats every header, so a far wider line would
 # multiply into megabytes of chunks
 MAX_COLUMNS = 1000
+_ATHLETE = re.compile(r"(athlete|runner|name|спортсмен|атлет|бегун|ученик|имя|фио)( name)?", re.IGNORECASE)
+_LABEL = re.compile(r"session|workout|activity name|activity type|sport|тренировк|занятие|вид", re.IGNORECASE)
+
+
+@dataclass
+class _Table:
+    """A header and the rows under it, each row with where it is in the file ("line 3", "record 2")."""
+
+    header: list
+    rows: list[tuple[str, int | None, list]]
+    place: str = ""   # "sheet 'April', " in a workbook
+    dates: tuple[int, DateReader] | None = None   # the date column and how its values read
+    problems: RowProblems = field(default_factory=RowProblems)
+    warnings: list[str] = field(default_factory=list)
 
 
 def parse_csv(data: bytes, path: str) -> Document:
@@ -31,7 +47,8 @@ def parse_csv(data: bytes, path: str) -> Document:
     except csv.Error:
         dialect = csv.excel
     rows = list(csv.reader(io.StringIO(text), dialect))
-    return _table_document(path, _stem_title(path), [(n, r) for n, r in enumerate(rows, start=1)])
+    table, preamble = _find_header([(n, r) for n, r in enumerate(rows, start=1)])
+    return _document(path, stem_title(path), [(table, preamble)])
 
 
 def parse_xlsx(data: bytes, path: str) -> Document:
@@ -39,21 +56,22 @@ def parse_xlsx(data: bytes, path: str) -> Document:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise MaterialError(f"unreadable XLSX: {exc}") from exc
-    blocks, warnings = [], []
+    tables, unusable = [], []
     for sheet in workbook.worksheets:
         rows = [(n, list(r)) for n, r in enumerate(sheet.iter_rows(values_only=True), start=1)]
         if not any(any(c not in (None, "") for c in r) for _, r in rows):
             continue
         try:
-            part = _table_document(path, sheet.title, rows, location=f"sheet '{sheet.title}', ")
+            table, preamble = _find_header(rows, place=f"sheet '{sheet.title}', ")
         except MaterialError as exc:
-            warnings.append(f"sheet '{sheet.title}': {exc}")
+            unusable.append(f"sheet '{sheet.title}': {exc}")
             continue
-        blocks += part.blocks
-        warnings += part.warnings
-    if not blocks:
-        raise MaterialError("no training sessions found in any sheet" + (f" ({'; '.join(warnings)})" if warnings else ""))
-    return Document(path=path, title=_stem_title(path), blocks=blocks, warnings=warnings)
+        tables.append((table, preamble or sheet.title))
+    if not tables:
+        raise MaterialError("no training sessions found in any sheet" + (f" ({'; '.join(unusable)})" if unusable else ""))
+    document = _document(path, stem_title(path), tables)
+    document.warnings[:0] = unusable
+    return document
 
 
 def parse_json_log(data: bytes, path: str) -> Document:
@@ -65,77 +83,136 @@ def parse_json_log(data: bytes, path: str) -> Document:
     context, records = _split_json(payload)
     if not records:
         raise MaterialError("no list of session records found in the JSON")
-    title = str(context.get("camp") or context.get("title") or _stem_title(path))
-    prefix = "; ".join(f"{_humanize(k)}: {v}" for k, v in context.items() if not isinstance(v, (list, dict)))
-    blocks, warnings = [], []
+    title = str(context.get("camp") or context.get("title") or stem_title(path))
+    preamble = "; ".join(f"{humanize(k)}: {v}" for k, v in context.items() if not isinstance(v, (list, dict)))
+    keys = list(dict.fromkeys(k for r in records if isinstance(r, dict) for k in r))
+    table = _Table(keys, [])
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
-            warnings.append(f"record {number}: not an object, skipped")
+            table.warnings.append(f"record {number}: not an object, skipped")
             continue
-        cells = [(_header(k), v) for k, v in record.items()]
-        block = _row_block(cells, f"record {number}", warnings, prefix)
-        if block:
-            blocks.append(block)
+        table.rows.append((f"record {number}", None, [record.get(k) for k in keys]))
+    if not any(header_rank(k) for k in keys):
+        raise MaterialError("no date field in the session records (expected a key such as 'date' or 'start_time')")
+    return _document(path, title, [(table, preamble)])
+
+
+def _find_header(rows: list[tuple[int, list]], place: str = "") -> tuple[_Table, str]:
+    """The first row (of the top few) that names a date column above dates; rows above it are a title."""
+    _check_width(rows, place)
+    for at, (_, header) in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+        dates = date_column(header, [r for _, r in rows[at + 1:]]) if any(header_rank(c) for c in header) else None
+        if dates:
+            preamble = " ".join(" ".join(str(c) for c in r if c not in (None, "")) for _, r in rows[:at]).strip()
+            return _Table(header, [(f"line {n}", n, r) for n, r in rows[at + 1:]], place, dates), preamble
+    raise MaterialError(_no_date_column(rows))
+
+
+def _no_date_column(rows: list[tuple[int, list]]) -> str:
+    for at, (_, header) in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+        named = [i for i, c in enumerate(header) if header_rank(c)]
+        if named:
+            name = str(header[named[0]]).strip()
+            values = [r[named[0]] for _, r in rows[at + 1:] if named[0] < len(r) and r[named[0]] not in (None, "")]
+            examples = ", ".join(repr(str(v)) for v in values[:2])
+            return f"no date column found: '{name}' values{' such as ' + examples if examples else ''} are not dates"
+    return "no date column found (expected a header such as 'Date', 'Activity Date', 'Start Time' or 'Дата')"
+
+
+def _document(path: str, title: str, tables: list[tuple[_Table, str]]) -> Document:
+    blocks, warnings, problems = [], [], RowProblems()
+    for table, context in tables:
+        rows = _log_rows(table)
+        blocks += session_blocks(rows, context)
+        warnings += table.warnings + table.problems.summary()
+        problems.items += table.problems.items
     if not blocks:
-        raise MaterialError("no usable session records" + (f" ({'; '.join(warnings)})" if warnings else ""))
-    return Document(path=path, title=title, blocks=blocks, warnings=warnings)
+        raise MaterialError("no session rows under the header" + (f" ({'; '.join(warnings)})" if warnings else ""),
+                            problems.details())
+    return Document(path=path, title=title, blocks=blocks, warnings=warnings, details=problems.details())
 
 
-def _table_document(path: str, title: str, rows: list[tuple[int, list]], location: str = "") -> Document:
-    _check_width(rows, location)
-    header_at = next((i for i, (_, r) in enumerate(rows) if any(_is_date_header(c) for c in r)), None)
-    if header_at is None:
-        raise MaterialError("no date column found (expected a header such as 'Date' or 'Дата')")
-    header = [_header(c) for c in rows[header_at][1]]
-    # title rows above the header ("Training diary: Anna Petrova, April 2026") say whose log it is
-    preamble = " ".join(" ".join(str(c) for c in r if c not in (None, "")) for _, r in rows[:header_at]).strip()
-    blocks, warnings = [], []
-    for line, row in rows[header_at + 1:]:
-        if not any(c not in (None, "") and str(c).strip() for c in row):
-            continue
-        cells = list(zip(header, row))
-        if len(row) > len(header):
-            warnings.append(f"{location}line {line}: {len(row) - len(header)} extra cell(s) without a header ignored")
-        block = _row_block(cells, f"{location}line {line}", warnings, preamble, line=line)
-        if block:
-            blocks.append(block)
-    if not blocks:
-        raise MaterialError("no session rows under the header" + (f" ({'; '.join(warnings)})" if warnings else ""))
-    return Document(path=path, title=title, blocks=blocks, warnings=warnings)
-
-
-def _check_width(rows: list[tuple[int, list]], location: str) -> None:
+def _check_width(rows: list[tuple[int, list]], place: str) -> None:
     # up to the last filled cell: a spreadsheet row formatted to its last column is not wide
     widths = ((line, next((i for i in range(len(row), 0, -1) if row[i - 1] not in (None, "")), 0)) for line, row in rows)
     line, width = max(widths, key=lambda item: item[1], default=(None, 0))
     if width > MAX_COLUMNS:
-        raise MaterialError(f"{location}line {line}: {width:,} columns, more than the {MAX_COLUMNS:,} a training log may have")
+        raise MaterialError(f"{place}line {line}: {width:,} columns, more than the {MAX_COLUMNS:,} a training log may have")
 
 
-def _row_block(cells, where: str, warnings: list[str], prefix: str, line: int | None = None) -> Block | None:
-    date, parts = None, []
-    for (name, unit), value in cells:
-        if name is None or value in (None, ""):
+@dataclass(frozen=True)
+class _Roles:
+    """What each column is: the date (and how it reads), the athlete, the session's name, the rest."""
+
+    columns: list[Column]
+    date_at: int
+    reader: DateReader
+    athlete_at: int | None
+    label_at: int | None
+
+
+def _log_rows(table: _Table) -> list[LogRow]:
+    body = [r for _, _, r in table.rows]
+    dates = table.dates or date_column(table.header, body)
+    if dates is None:
+        raise MaterialError(_no_date_column([(0, table.header)] + [(0, r) for r in body]))
+    columns = [_unless_all_zero(column(h, [r[i] for r in body if i < len(r)]), body, i) for i, h in enumerate(table.header)]
+    roles = _Roles(columns, dates[0], dates[1], _first(columns, _ATHLETE, dates[0], whole=True), _first(columns, _LABEL, dates[0]))
+    date_name = columns[roles.date_at].name or "date"
+    out, extra = [], []
+    for where, line, row in table.rows:
+        if not any(c not in (None, "") and str(c).strip() for c in row):
             continue
-        if _is_date_header(name):
-            date = _date(value)
-            if date is None:
-                warnings.append(f"{where}, field '{name}': '{value}' is not a date; row skipped")
-                return None
+        if len(row) > len(table.header):
+            extra.append(where)
+        value = row[roles.date_at] if roles.date_at < len(row) else None
+        if value in (None, "") or not str(value).strip():
+            table.problems.add(table.place, where, date_name, None, MISSING)
             continue
-        shown = _format_value(value)
-        scale = _SCALE.match(unit or "")
-        if scale:
-            parts.append(f"{name}: {shown}/{scale.group(1)}")
-        else:
-            parts.append(f"{name}: {shown}" + (f" {unit}" if unit and unit not in shown else ""))
-    if date is None:
-        warnings.append(f"{where}, field 'date': missing; row skipped")
+        day = roles.reader.read(value)
+        if day is None:
+            table.problems.add(table.place, where, date_name, value, NOT_A_DATE)
+            continue
+        out.append(_log_row(roles, row, day, value, line))
+    if extra:
+        table.warnings.append(f"{table.place}{extra[0]}: cells without a header ignored"
+                              + (f" (and in {len(extra) - 1:,} more rows)" if len(extra) > 1 else ""))
+    return out
+
+
+def _log_row(roles: _Roles, row: list, day: dt.date, stamp, line: int | None) -> LogRow:
+    fields, measures = [], {}
+    for at, (col, value) in enumerate(zip(roles.columns, row)):
+        if at in (roles.date_at, roles.athlete_at) or col.name is None or value in (None, "") or not str(value).strip():
+            continue
+        entry = (col.name, col.shown(value))
+        if entry not in fields:
+            fields.append(entry)
+        number = col.normalise(value)
+        if number is not None and col.measure not in measures:
+            measures[col.measure] = number
+    has_time = (isinstance(stamp, dt.datetime) and stamp.time() != dt.time(0)) or (isinstance(stamp, str) and ":" in stamp)
+    return LogRow(date=day, stamp=str(stamp) if has_time else None, athlete=_cell(row, roles.athlete_at),
+                  label=_cell(row, roles.label_at), fields=fields, measures=measures, line=line)
+
+
+def _unless_all_zero(col: Column, body: list[list], at: int) -> Column:
+    """An export's unused measure (Strong's Distance and Seconds on gym sets) is all zeros: left out."""
+    values = [r[at] for r in body if at < len(r) and r[at] not in (None, "")]
+    if col.measure and values and all(col.normalise(v) == 0 for v in values):
+        return Column(None, None)
+    return col
+
+
+def _first(columns: list[Column], pattern: re.Pattern, exclude: int, whole: bool = False) -> int | None:
+    match = pattern.fullmatch if whole else pattern.search
+    return next((i for i, c in enumerate(columns) if i != exclude and c.name and match(c.name.strip())), None)
+
+
+def _cell(row: list, at: int | None) -> str | None:
+    if at is None or at >= len(row) or row[at] in (None, ""):
         return None
-    body = f"Training log {date}. " + ("; ".join(parts) + "." if parts else "")
-    if prefix:
-        body = f"{prefix}. {body}"
-    return Block(text=body, group=f"{date} {where}", date=date, line=line, heading=date)
+    return " ".join(str(row[at]).split()) or None
 
 
 def _split_json(payload) -> tuple[dict, list]:
@@ -146,55 +223,3 @@ def _split_json(payload) -> tuple[dict, list]:
             if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
                 return payload, value
     return {}, []
-
-
-def _header(raw) -> tuple[str | None, str | None]:
-    if raw is None or not str(raw).strip():
-        return None, None
-    text = " ".join(str(raw).replace("\ufeff", "").split())
-    match = _UNIT_IN_HEADER.match(text)
-    if match:
-        return match.group("name"), match.group("unit")
-    stem, _, suffix = text.rpartition("_")
-    if stem and suffix.lower() in _UNIT_SUFFIXES:
-        return _humanize(stem), _UNIT_SUFFIXES[suffix.lower()]
-    return _humanize(text), None
-
-
-def _humanize(key: str) -> str:
-    words = key.replace("_", " ").strip()
-    words = re.sub(r"\bhr\b", "HR", words, flags=re.IGNORECASE)
-    words = re.sub(r"\brpe\b", "RPE", words, flags=re.IGNORECASE)
-    return words[:1].upper() + words[1:]
-
-
-def _is_date_header(cell) -> bool:
-    if isinstance(cell, tuple):
-        cell = cell[0]
-    return cell is not None and str(cell).strip().lower().lstrip("\ufeff") in _DATE_HEADERS
-
-
-def _date(value) -> str | None:
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    text = str(value).strip()
-    for fmt in _DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(text, fmt).date().isoformat()
-        except ValueError:
-            continue
-    return None
-
-
-def _format_value(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dt.time):
-        return value.strftime("%M:%S") if value.hour == 0 else value.strftime("%H:%M:%S")
-    return " ".join(str(value).split())
-
-
-def _stem_title(path: str) -> str:
-    return PurePosixPath(path).stem.replace("_", " ")

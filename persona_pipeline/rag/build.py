@@ -22,6 +22,7 @@ from ..atomic import remove_leftovers, write_text
 from ..ingest.discovery import Skipped, SourceFile
 from ..ingest.document import Block, Document
 from ..ingest.loading import LoadedDocument, load_materials
+from ..ingest.reports import report_name, reported_files, write_reports
 from ..knowledge_config import KnowledgeConfig
 from ..settings import Paths
 from . import sources
@@ -58,6 +59,7 @@ def build_documents(paths: Paths, config: KnowledgeConfig) -> DocumentsSummary:
                        ensure_ascii=False) for d in result.documents]
     _atomic_lines(paths.knowledge_dir / DOCUMENTS, rows)
     _atomic_lines(paths.knowledge_dir / SKIPPED, [json.dumps([asdict(s) for s in result.skipped], ensure_ascii=False, indent=1)])
+    write_reports(paths.knowledge_dir, result.reports)
     warnings = {d.source.path: d.document.warnings for d in result.documents if d.document.warnings}
     return DocumentsSummary(len(result.documents), result.skipped, warnings)
 
@@ -146,7 +148,9 @@ def embed_chunks(paths: Paths, embedder: Embedder, progress: Callable[[int, int]
     return chunks, vectors, fresh
 
 
-def file_status(documents: list[LoadedDocument], skipped: list[Skipped], chunks: list[Chunk]) -> dict:
+def file_status(documents: list[LoadedDocument], skipped: list[Skipped], chunks: list[Chunk], reported: set[str]) -> dict:
+    """Per file: indexed (with its chunk count and warnings) or skipped (with the reason), and the path
+    of its report, relative to the data folder, when some of its rows were unusable."""
     per_file: dict[str, int] = {}
     for chunk in chunks:
         per_file[chunk.source] = per_file.get(chunk.source, 0) + 1
@@ -157,6 +161,8 @@ def file_status(documents: list[LoadedDocument], skipped: list[Skipped], chunks:
                                "chunks": per_file.get(source.path, 0), "warnings": loaded.document.warnings}
     for item in skipped:
         status[item.path] = {"type": item.kind, "status": "skipped", "reason": item.reason, "sha256": item.sha256}
+    for path in reported & set(status):
+        status[path]["report"] = f"knowledge/{report_name(path)}"
     return dict(sorted(status.items()))
 
 
@@ -164,7 +170,7 @@ def build_index(paths: Paths, config: KnowledgeConfig, embedder: Embedder) -> tu
     documents, skipped = read_documents(paths)
     chunks, vectors, _ = embed_chunks(paths, embedder)
     manifest, written = write_index(paths.index_dir, chunks, vectors, model=embedder.name, dim=embedder.dim,
-                                    files=file_status(documents, skipped, chunks),
+                                    files=file_status(documents, skipped, chunks, reported_files(paths.knowledge_dir)),
                                     exact_search_max_vectors=config.exact_search_max_vectors)
     sources.record_build(paths, manifest)
     return manifest, written

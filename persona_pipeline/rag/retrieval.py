@@ -1,20 +1,33 @@
-"""Hybrid retrieval: BM25 and dense results fused by reciprocal rank.
+"""Hybrid retrieval: BM25 and dense results fused by weighted reciprocal rank.
 
 RRF is used instead of mixing scores because BM25 scores are unbounded and corpus-dependent while
-cosine scores are not; ranks are comparable, scores are not. It also lets BM25 alone carry Russian
-questions that the English-only default embedder ranks poorly, without tuning a weight per language.
+cosine scores are not; ranks are comparable, scores are not. Each ranking is weighted by how far it
+can be trusted in the query's language: the default embedder is English-only, so for a Russian
+question its ranking is mostly noise and, fused at full weight, pushes BM25's right answers down.
+The weights live in the config (`retrieval.weights`), measured on the golden set.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..knowledge_config import RANKINGS, KnowledgeConfig, equal_weights
 from .chunking import Chunk
 from .index_store import KnowledgeIndex
 from .lexical import tokenize
 
 MODES = ("hybrid", "dense", "bm25")
+_LETTER = re.compile(r"[^\W\d_]")
+_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
+
+
+def query_language(text: str) -> str:
+    """'ru' when most of the query's letters are Cyrillic, else 'en'."""
+    letters = _LETTER.findall(text)
+    cyrillic = sum(1 for ch in letters if _CYRILLIC.match(ch))
+    return "ru" if letters and cyrillic * 2 >= len(letters) else "en"
 
 
 @dataclass
@@ -33,12 +46,18 @@ class Hit:
 
 
 class Retriever:
-    def __init__(self, index: KnowledgeIndex, embedder, candidates: int = 50, rrf_k: int = 60):
+    def __init__(self, index: KnowledgeIndex, embedder, candidates: int = 50, rrf_k: int = 60,
+                 weights: dict[str, dict[str, float]] | None = None):
         if embedder.dim != index.dim:
             raise ValueError(f"index was built with a {index.dim}-dim model ({index.manifest['embedding_model']}) "
                              f"but the embedder gives {embedder.dim} dims: re-run the knowledge assets")
         self.index, self.embedder = index, embedder
         self.candidates, self.rrf_k = candidates, rrf_k
+        self.weights = weights or equal_weights()
+
+    @classmethod
+    def from_config(cls, index: KnowledgeIndex, embedder, config: KnowledgeConfig) -> "Retriever":
+        return cls(index, embedder, config.candidates, config.rrf_k, config.fusion_weights)
 
     def search(self, query: str, k: int = 5, kind: str | None = None, mode: str = "hybrid") -> list[Hit]:
         if mode not in MODES:
@@ -54,10 +73,13 @@ class Retriever:
         elif mode == "bm25":
             scored = lexical
         else:
+            weight = self.weights[query_language(query)]
             fused: dict[int, float] = {}
-            for ranking in (dense, lexical):
+            for name, ranking in zip(RANKINGS, (dense, lexical)):
+                if not weight[name]:
+                    continue  # an untrusted ranking adds nothing, not even its candidates
                 for rank, (vid, _) in enumerate(ranking, start=1):
-                    fused[vid] = fused.get(vid, 0.0) + 1.0 / (self.rrf_k + rank)
+                    fused[vid] = fused.get(vid, 0.0) + weight[name] / (self.rrf_k + rank)
             scored = sorted(fused.items(), key=lambda item: -item[1])
         dense_rank = {vid: r for r, (vid, _) in enumerate(dense, start=1)}
         bm25_rank = {vid: r for r, (vid, _) in enumerate(lexical, start=1)}

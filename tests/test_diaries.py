@@ -1,0 +1,63 @@
+"""Diaries under logs/: a date at the start of a heading or a paragraph opens a dated entry."""
+from persona_pipeline.ingest.parsers import PARSERS
+
+RUSSIAN_MD = """# Дневник Анны Петровой
+
+## Неделя 11
+
+12 марта 2026 — интервалы 5 × 1 км по 3:25, пульс до 177.
+
+Вечером растяжка 20 минут.
+
+**14 марта.** Длительный 24 км, ветер.
+
+## 15.03.2026
+
+Отдых, сон 9 часов.
+
+16.03 — лёгкий бег 10 км.
+"""
+
+ENGLISH_TXT = """Training notes, Mikhail Orlov
+
+Moved to the new group in spring.
+
+March 12, 2026: easy 10 km, felt flat after the flight.
+
+2 x 20 min at threshold, HR 168.
+
+Tuesday, March 17 - track 6 x 800 m in 2:28-2:31.
+
+2026-03-19 Long run 28 km with gels at 10 and 20 km.
+"""
+
+
+def entries(doc):
+    return [(b.date, b.text) for b in doc.blocks]
+
+
+def test_russian_markdown_diary_entries_carry_their_dates():
+    doc = PARSERS["diary"](RUSSIAN_MD.encode(), "logs/dnevnik_2026.md")
+    assert doc.title == "Дневник Анны Петровой" and doc.warnings == []
+    assert entries(doc) == [
+        ("2026-03-12", "12 марта 2026 — интервалы 5 × 1 км по 3:25, пульс до 177."),
+        ("2026-03-12", "Вечером растяжка 20 минут."),          # the entry goes on until the next date
+        ("2026-03-14", "14 марта. Длительный 24 км, ветер."),   # no year: the previous entry's
+        ("2026-03-15", "Отдых, сон 9 часов."),
+        ("2026-03-16", "16.03 — лёгкий бег 10 км."),
+    ]
+    assert doc.blocks[0].heading.startswith("2026-03-12, 12 March 2026, 12 марта 2026")
+    assert doc.blocks[0].group == doc.blocks[1].group != doc.blocks[2].group
+
+
+def test_english_text_diary_and_undated_opening():
+    doc = PARSERS["diary"](ENGLISH_TXT.encode(), "logs/orlov_notes.txt")
+    assert doc.title == "Training notes, Mikhail Orlov"
+    assert [d for d, _ in entries(doc)] == [None, "2026-03-12", "2026-03-12", "2026-03-17", "2026-03-19"]
+    assert "2 x 20 min at threshold" in doc.blocks[2].text   # figures at a paragraph start are not dates
+
+
+def test_diary_without_dates_is_kept_as_text_with_a_warning():
+    doc = PARSERS["diary"](b"Notes\n\nEasy week, nothing special.", "logs/notes.txt")
+    assert entries(doc) == [(None, "Easy week, nothing special.")]
+    assert doc.warnings == ["no dated entries found (no date at the start of a heading or paragraph); indexed as plain text"]
