@@ -32,6 +32,7 @@ from persona_pipeline.settings import PROJECT_DIR, Paths  # noqa: E402
 
 DEV_SETS = ("eval/dev_questions.yaml", "eval/dev_unanswerable.yaml")
 FOLDS = 5
+CURVE = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # thresholds whose trade-off is printed
 
 
 def dev_questions() -> list[GroundedQuestion]:
@@ -62,13 +63,15 @@ def question_outcomes(rows, probabilities, questions, retrieved, threshold: floa
             quoted.append(any(label for _, label in quotes))
         elif not question.answerable:
             abstained.append(not quotes)
-    return {"fact_quoted_when_retrieved": float(np.mean(quoted)), "abstained_unanswerable": float(np.mean(abstained)),
-            "balanced": (float(np.mean(quoted)) + float(np.mean(abstained))) / 2}
+    return {"fact_quoted_when_retrieved": round(float(np.mean(quoted)), 3),
+            "abstained_unanswerable": round(float(np.mean(abstained)), 3),
+            "worse_of_the_two": round(min(float(np.mean(quoted)), float(np.mean(abstained))), 3)}
 
 
 def best_threshold(rows, probabilities, questions, retrieved) -> float:
+    """The issue's bar is both shares at 80% or more, so the threshold lifts the worse of the two."""
     grid = np.round(np.arange(0.05, 0.96, 0.01), 2)
-    return max(grid, key=lambda t: question_outcomes(rows, probabilities, questions, retrieved, t)["balanced"])
+    return max(grid, key=lambda t: question_outcomes(rows, probabilities, questions, retrieved, t)["worse_of_the_two"])
 
 
 def main() -> None:
@@ -96,6 +99,8 @@ def main() -> None:
           f"{len(rows)} sentences, top-{k} excerpts")
     print(f"cross-validated ({FOLDS} folds by question), threshold {cv_threshold}: "
           f"{question_outcomes(rows, held_out, questions, retrieved, cv_threshold)}")
+    for threshold in CURVE:
+        print(f"  cross-validated at {threshold}: {question_outcomes(rows, held_out, questions, retrieved, threshold)}")
 
     model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x, y)
     fitted = model.predict_proba(x)[:, 1]
