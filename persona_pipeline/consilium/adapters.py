@@ -37,7 +37,8 @@ def resolve_adapter_dirs(source: str, cache: Path, uri: str | None = None) -> tu
         dirs = {k: local / k for k in ADAPTERS if (local / k / "adapter_config.json").exists()}
         notes = [f"no {ADAPTERS[k].title} adapter in {local / k}" for k in ADAPTERS if k not in dirs]
         return dirs, {k: str(d) for k, d in dirs.items()}, notes
-    client = MlflowClient(tracking_uri(uri))
+    uri = tracking_uri(uri)
+    client = MlflowClient(uri)
     dirs, labels, notes = {}, {}, []
     for key, spec in ADAPTERS.items():
         try:
@@ -47,7 +48,7 @@ def resolve_adapter_dirs(source: str, cache: Path, uri: str | None = None) -> tu
             notes.append(f"no {spec.title} adapter ({spec.registered_model} '{source}') yet: "
                          f"materialize {spec.asset_name} (`persona train {key}`)")
             continue
-        dirs[key] = download_version(version, cache / f"{spec.registered_model}-v{version.version}")
+        dirs[key] = download_version(version, cache / f"{spec.registered_model}-v{version.version}", uri)
         labels[key] = f"{spec.registered_model} v{version.version}"
     return dirs, labels, notes
 

@@ -21,6 +21,7 @@ from ..settings import Paths
 from .chunking import Chunk, Chunker
 from .embedding import Embedder, EmbeddingCache, embed_with_cache
 from .index_store import write_index
+from .vector_store import make_store
 
 DOCUMENTS = "documents.jsonl"
 SKIPPED = "skipped.json"
@@ -107,8 +108,7 @@ def build_index(paths: Paths, config: KnowledgeConfig, embedder: Embedder) -> tu
     documents, skipped = read_documents(paths)
     chunks, vectors, _ = embed_chunks(paths, embedder)
     return write_index(paths.index_dir, chunks, vectors, model=embedder.name, dim=embedder.dim,
-                       files=file_status(documents, skipped, chunks),
-                       exact_search_max_vectors=config.exact_search_max_vectors)
+                       files=file_status(documents, skipped, chunks), store=make_store(config.index, paths.index_dir))
 
 
 def _atomic_lines(path: Path, lines: list[str]) -> None:
