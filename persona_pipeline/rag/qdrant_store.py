@@ -59,7 +59,7 @@ def connect(location: dict, index_dir: Path) -> QdrantClient:
             _clients[key] = QdrantClient(path=str(path))
         except RuntimeError as exc:
             raise VectorStoreUnavailable(f"{path}: the local Qdrant folder is open in another process (local mode "
-                                   "allows one; point index.qdrant.url at a Qdrant server to share it)") from exc
+                                         "allows one; point index.qdrant.url at a Qdrant server to share it)") from exc
     return _clients[key]
 
 
@@ -140,7 +140,8 @@ class QdrantStore(VectorStore):
 
     def _continues(self, info: VersionInfo, dim: int) -> bool:
         """The previous version's vectors are in this collection, from the same model: only the difference
-        needs writing. (Another model gives every chunk a new vector under the same point id.)"""
+        needs writing. Another model gives every chunk a new vector under the same point id, so it
+        rebuilds the collection (a reader still holding the old version then finds no vectors)."""
         previous = info.previous_manifest
         if not previous:
             return False
