@@ -55,7 +55,7 @@ def test_materializations_and_the_sensors_run_are_stored_in_postgres(postgres, i
                        "GROUP BY run_id")
         assert dict(cursor.fetchall()) == {result.run_id: 4, sensor_run.run_id: 4}
         cursor.execute("SELECT tick_body::json -> 'run_ids' FROM job_ticks WHERE type = 'SENSOR' AND status = 'SUCCESS' "
-                       "AND tick_body::json ->> 'instigator_name' = %s", (SENSOR,))
+                       "AND tick_body::json ->> 'job_name' = %s", (SENSOR,))
         assert [run_ids for run_ids, in cursor.fetchall()] == [[sensor_run.run_id]]
 
 
