@@ -55,6 +55,7 @@ def test_train_register_promote_and_ask_through_the_tracking_server(tracking_ser
     assert not (tmp_path / "mlruns").exists()
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    capsys.readouterr()  # MLflow prints a "View run ... at <server>" line for each training run
     paths = ["--materials", str(SAMPLES), "--data", str(tmp_path / "ask-data")]
     assert main(["ask", "How do you handle criticism?", "--adapters", "core", "--no-rag", "--json", *paths]) == 0
     answer = json.loads(capsys.readouterr().out)
