@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from .ingest.parsers import PARSERS
+from .rag.vector_store import STORES, StoreConfig
 from .settings import PROJECT_DIR
 
 
@@ -36,7 +37,7 @@ class KnowledgeConfig:
     types: dict[str, KnowledgeType]
     embedding_model: str = "packaged"
     embedding_batch_size: int = 32
-    exact_search_max_vectors: int = 100_000
+    index: StoreConfig = StoreConfig()
     max_file_bytes: int = 20 * 2**20
     max_unpacked_bytes: int = 50 * 2**20  # a docx/xlsx's entries together, as their zip declares them
     candidates: int = 50
@@ -89,7 +90,7 @@ def load_config(path: Path) -> KnowledgeConfig:
         types=types,
         embedding_model=str(embedding.get("model", "packaged")),
         embedding_batch_size=int(embedding.get("batch_size", 32)),
-        exact_search_max_vectors=int(index.get("exact_search_max_vectors", 100_000)),
+        index=_store_config(path, index),
         max_file_bytes=int(float(limits.get("max_file_mb", 20)) * 2**20),
         max_unpacked_bytes=int(float(limits.get("max_unpacked_mb", 50)) * 2**20),
         candidates=int(retrieval.get("candidates", 50)),
@@ -110,3 +111,20 @@ def _fusion_weights(raw: dict, where: str) -> dict[str, dict[str, float]]:
         if min(weights[language].values()) < 0 or not any(weights[language].values()):
             raise ConfigError(f"{where}.{language}: weights must be >= 0 and not all zero")
     return weights
+
+
+def _store_config(path: Path, index: dict) -> StoreConfig:
+    store = str(index.get("store", "faiss"))
+    if store not in STORES:
+        raise ConfigError(f"{path}: index.store: {store!r} is not one of {list(STORES)}")
+    qdrant = index.get("qdrant") or {}
+    if store == "qdrant" and qdrant.get("path") and qdrant.get("url"):
+        raise ConfigError(f"{path}: index.qdrant: give either path (local mode) or url (a server), not both")
+    return StoreConfig(
+        kind=store,
+        exact_search_max_vectors=int(index.get("exact_search_max_vectors", 100_000)),
+        qdrant_path=qdrant.get("path"),
+        qdrant_url=qdrant.get("url"),
+        qdrant_api_key_env=qdrant.get("api_key_env"),
+        qdrant_collection=str(qdrant.get("collection", StoreConfig.qdrant_collection)),
+    )

@@ -109,6 +109,15 @@ def core_runs(tmp_path_factory, smollm2):
     return SimpleNamespace(uri=uri, root=root, data=root / "data", instance=instance, first=first, second=second)
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the session; each test that uses it creates its own database."""
+    from postgres_server import postgres_cluster
+
+    with postgres_cluster() as server:
+        yield server
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

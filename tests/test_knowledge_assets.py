@@ -50,7 +50,7 @@ def test_rerun_is_idempotent_and_touch_does_not_reembed(materials, data_dir):
     assert metadata(second, "knowledge_index")["version"] == version
     assert metadata(second, "knowledge_index")["new_version"] is False
     index = load_index(data_dir / "index")
-    assert len({c.chunk_id for c in index.chunks.values()}) == index.vectors.ntotal
+    assert len({c.chunk_id for c in index.chunks.values()}) == index.vectors.count()
 
 
 def test_adding_one_file_embeds_only_its_chunks_and_makes_it_searchable(materials, data_dir, embedder):
@@ -128,3 +128,25 @@ def test_empty_materials_folder_builds_an_empty_index(tmp_path):
     assert result.success
     assert metadata(result, "knowledge_index")["chunks"] == 0
     shutil.rmtree(tmp_path / "data")
+
+
+def test_the_qdrant_store_serves_the_same_assets_checks_and_search(materials, data_dir, embedder, monkeypatch):
+    config = materials.parent / "RAG_config.yaml"
+    config.write_text((SAMPLES.parent / "RAG_config.yaml").read_text().replace("store: faiss", "store: qdrant"))
+    monkeypatch.setenv("PERSONA_CONFIG", str(config))
+    first = materialize_knowledge(materials, data_dir)
+    assert first.success and all(check_results(first).values())
+    stored = metadata(first, "knowledge_index")["vector_store"]
+    assert stored["kind"] == "qdrant" and stored["upserted"] == metadata(first, "knowledge_index")["vectors"]
+    assert (data_dir / "index" / "qdrant").is_dir()
+
+    gone = "articles/recovery_and_sleep.html"
+    removed = sum(1 for c in load_index(data_dir / "index").chunks.values() if c.source == gone)
+    (materials / gone).unlink()
+    second = materialize_knowledge(materials, data_dir)
+    assert second.success and all(check_results(second).values())
+    stored = metadata(second, "knowledge_index")["vector_store"]
+    assert (stored["upserted"], stored["retired"]) == (0, removed)
+    hits = Retriever(load_index(data_dir / "index"), embedder).search("kefir recovery drink sleep 8.5 hours", k=5)
+    assert gone not in {h.chunk.source for h in hits}
+    assert _sources(data_dir) == {p.relative_to(materials).as_posix() for p in materials.rglob("*") if p.is_file()}

@@ -1,5 +1,6 @@
-"""The real UI servers for the browser tests: started on a free loopback port in their own process group,
-stopped by that group, with their output kept in a log file to show when they fail to come up."""
+"""The real servers the tests start (UIs, the Dagster daemon, MLflow tracking): each in its own process
+group, stopped by that group, with its output kept in a log file to show when it fails; servers with a
+UI on a free loopback port."""
 from __future__ import annotations
 
 import os
@@ -26,21 +27,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(command: list[str], *, cwd: Path, env: dict, ready_url: str, log: Path, timeout: float = 120):
+def spawn(command: list[str], *, cwd: Path, env: dict, log: Path):
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_until_ready(process, ready_url, log, timeout)
         yield process
     finally:
         _stop_group(process)
+
+
+@contextmanager
+def serve(command: list[str], *, cwd: Path, env: dict, ready_url: str, log: Path, timeout: float = 120):
+    with spawn(command, cwd=cwd, env=env, log=log) as process:
+        _wait_until_ready(process, ready_url, log, timeout)
+        yield process
 
 
 def _wait_until_ready(process: subprocess.Popen, url: str, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}:\n{_tail(log)}")
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}:\n{tail(log)}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -48,7 +55,7 @@ def _wait_until_ready(process: subprocess.Popen, url: str, log: Path, timeout: f
         except OSError:
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f} s:\n{_tail(log)}")
+    raise RuntimeError(f"{url} not ready after {timeout:.0f} s:\n{tail(log)}")
 
 
 def _stop_group(process: subprocess.Popen) -> None:
@@ -71,5 +78,5 @@ def _stop_group(process: subprocess.Popen) -> None:
             time.sleep(0.2)
 
 
-def _tail(log: Path, lines: int = 40) -> str:
+def tail(log: Path, lines: int = 40) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])

@@ -45,7 +45,7 @@ class RegistryCache:
         except MlflowException:
             return None
         target = self.folder / f"{model}-v{version.version}"
-        local = _adapter_folder(target) or download_version(version, target)
+        local = _adapter_folder(target) or download_version(version, target, self.uri)
         self.entries[f"{model}@{source}"] = {"version": str(version.version), "dir": str(local)}
         self.changed = True
         return str(version.version), local

@@ -71,7 +71,7 @@ def chunk_embeddings(context: dg.AssetExecutionContext, persona_paths: PersonaPa
 
 
 @dg.asset(deps=[chunk_embeddings], group_name=GROUP, kinds={"faiss"}, owners=["team:persona"], tags={"persona/stage": "index"},
-          description="FAISS + BM25 + chunk store, written as a new immutable version and switched atomically.")
+          description="Vectors (FAISS, or Qdrant by config) + BM25 + chunk store, written as a new immutable version and switched atomically.")
 def knowledge_index(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
     paths, config = persona_paths.paths(), persona_paths.knowledge_config()
     manifest, written = build.build_index(paths, config, embedder.load(config))
@@ -86,7 +86,8 @@ def index_metadata(manifest: dict, written: bool, index_dir) -> dict:
     return {
         "version": manifest["version"], "new_version": written,
         "index_dir": dg.MetadataValue.path(str(index_dir)),
-        "embedding_model": manifest["embedding_model"], "dim": manifest["dim"], "faiss_index": manifest["faiss_index"],
+        "embedding_model": manifest["embedding_model"], "dim": manifest["dim"],
+        "vector_store": dg.MetadataValue.json(manifest["vector_store"]),
         "vectors": manifest["vectors"], "chunks": manifest["chunks"],
         "chunks_by_type": dg.MetadataValue.json(manifest["chunks_by_type"]),
         "files_indexed": sum(1 for f in files.values() if f["status"] == "indexed"),

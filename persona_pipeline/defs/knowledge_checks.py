@@ -14,13 +14,13 @@ def _missing_index(persona_paths: PersonaPaths) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=False, metadata={"error": f"no index in {persona_paths.paths().index_dir}"})
 
 
-@dg.asset_check(asset=knowledge_index, blocking=True, description="FAISS holds one vector per chunk in the chunk store.")
+@dg.asset_check(asset=knowledge_index, blocking=True, description="The vector store holds one vector per chunk in the chunk store.")
 def vector_count_matches_chunks(persona_paths: PersonaPaths) -> dg.AssetCheckResult:
     try:
         index = load_index(persona_paths.paths().index_dir)
     except IndexNotFound:
         return _missing_index(persona_paths)
-    vectors, chunks = int(index.vectors.ntotal), len(index.chunks)
+    vectors, chunks = index.vectors.count(), len(index.chunks)
     return dg.AssetCheckResult(passed=vectors == chunks == len(index.bm25_ids), metadata={
         "vectors": vectors, "chunks": chunks, "bm25_rows": len(index.bm25_ids)})
 

@@ -30,6 +30,7 @@ from .chunking import Chunk, Chunker
 from .embedding import Embedder
 from .embedding_cache import EmbeddingCache, embed_with_cache
 from .index_store import write_index
+from .vector_store import make_store
 
 DOCUMENTS = "documents.jsonl"
 SKIPPED = "skipped.json"
@@ -171,7 +172,7 @@ def build_index(paths: Paths, config: KnowledgeConfig, embedder: Embedder) -> tu
     chunks, vectors, _ = embed_chunks(paths, embedder)
     manifest, written = write_index(paths.index_dir, chunks, vectors, model=embedder.name, dim=embedder.dim,
                                     files=file_status(documents, skipped, chunks, reported_files(paths.knowledge_dir)),
-                                    exact_search_max_vectors=config.exact_search_max_vectors)
+                                    store=make_store(config.index, paths.index_dir))
     sources.record_build(paths, manifest)
     return manifest, written
 

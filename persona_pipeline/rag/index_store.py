@@ -1,6 +1,7 @@
-"""The knowledge index on disk: FAISS vectors + BM25 + chunk store + manifest, one immutable folder per
-version. A new version is written beside the old one and becomes current by one atomic rename, so a
-crash mid-write leaves the previous version loadable and readers never see half an index."""
+"""The knowledge index on disk: BM25 + chunk store + manifest, one immutable folder per version, and the
+dense vectors in a vector store (FAISS files in the same folder by default, or a Qdrant collection).
+A new version is written beside the old one and becomes current by one atomic rename, so a crash
+mid-write leaves the previous version loadable and readers never see half an index."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,19 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bm25s
-import faiss
 import numpy as np
 
 from ..atomic import remove_leftovers, staged_dir, write_text
 from ..faults import fault_point
 from .chunking import Chunk
 from .lexical import tokenize
+from .vector_store import DenseVectors, VectorStore, VectorStoreUnavailable, VersionInfo, open_vectors
 
 CURRENT = "CURRENT"
+# the current version and the one it replaced (a reader may still hold it open)
+KEEP_VERSIONS = 2
 
 
 class IndexNotFound(Exception):
-    pass
+    """No index version yet, or the store holding its vectors cannot be opened."""
 
 
 @dataclass
@@ -33,14 +36,14 @@ class KnowledgeIndex:
     version: str
     path: Path
     manifest: dict
-    vectors: faiss.Index
+    vectors: DenseVectors
     chunks: dict[int, Chunk]
     bm25: bm25s.BM25 | None  # None for an index without chunks
     bm25_ids: np.ndarray  # BM25 row -> vector id
 
     @property
     def dim(self) -> int:
-        return self.vectors.d
+        return self.vectors.dim
 
 
 def chunk_vector_id(chunk_id: str) -> int:
@@ -48,8 +51,8 @@ def chunk_vector_id(chunk_id: str) -> int:
     return int.from_bytes(hashlib.sha256(chunk_id.encode()).digest()[:8], "big") & (2**63 - 1)
 
 
-def content_digest(model: str, chunks: list[Chunk], files: dict) -> str:
-    digest = hashlib.sha256(model.encode())
+def content_digest(model: str, chunks: list[Chunk], files: dict, store: dict) -> str:
+    digest = hashlib.sha256(json.dumps([model, store], sort_keys=True).encode())
     for chunk in chunks:
         digest.update(f"{chunk.chunk_id}\0{chunk.content_hash}\0".encode())
     digest.update(json.dumps(files, sort_keys=True).encode())
@@ -83,12 +86,12 @@ def read_manifest(index_dir: Path) -> dict | None:
 
 
 def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, model: str, dim: int,
-                files: dict, exact_search_max_vectors: int) -> tuple[dict, bool]:
+                files: dict, store: VectorStore) -> tuple[dict, bool]:
     """Write a new version unless the content is the same as the current one.
     Returns (manifest, written)."""
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-    digest = content_digest(model, chunks, files)
+    digest = content_digest(model, chunks, files, store.describe())
     with writer_lock(index_dir):
         versions = index_dir / "versions"
         for folder in (index_dir, versions):
@@ -99,25 +102,25 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
             _prune(versions, existing)  # what a writer killed after switching CURRENT did not remove
             return existing, False
         version = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%fZ}-{digest[:8]}"
+        info = VersionInfo(generation=(existing or {}).get("generation", 0) + 1, model=model, previous_manifest=existing,
+                           previous_folder=versions / existing["version"] if existing else None)
         with staged_dir(versions / version) as staging:
-            manifest = _write_version(staging, version, digest, chunks, vectors, model, dim, files, exact_search_max_vectors,
-                                      replaces=existing["version"] if existing else None)
+            manifest = _write_version(staging, version, digest, chunks, vectors.reshape(len(chunks), dim), model, files,
+                                      store, info, replaces=existing["version"] if existing else None)
         fault_point("index:version-renamed")
         write_text(index_dir / CURRENT, version)
         fault_point("index:current-switched")
+        store.after_switch(oldest_kept_generation=info.generation - (KEEP_VERSIONS - 1))
         _prune(versions, manifest)
         return manifest, True
 
 
 def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk], vectors: np.ndarray,
-                   model: str, dim: int, files: dict, exact_max: int, replaces: str | None) -> dict:
+                   model: str, files: dict, store: VectorStore, info: VersionInfo, replaces: str | None) -> dict:
     ids = np.array([chunk_vector_id(c.chunk_id) for c in chunks], dtype=np.int64)
     if len(set(ids.tolist())) != len(ids):
         raise ValueError("vector id collision between chunks; rename one of the colliding files")
-    index, kind = _faiss_index(dim, len(chunks), exact_max, vectors)
-    if len(chunks):
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-    faiss.write_index(index, str(folder / "vectors.faiss"))
+    stored = store.write(folder, info, chunks, vectors, ids)
     fault_point("index:vectors-written")
     with open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
         for chunk in chunks:
@@ -133,22 +136,12 @@ def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk],
     for chunk in chunks:
         counts[chunk.kind] = counts.get(chunk.kind, 0) + 1
     manifest = {
-        "version": version, "digest": digest, "created": dt.datetime.now(dt.UTC).isoformat(),
-        "embedding_model": model, "dim": dim, "faiss_index": kind,
-        "vectors": int(index.ntotal), "chunks": len(chunks), "chunks_by_type": counts, "files": files,
-        "replaces": replaces,
+        "version": version, "generation": info.generation, "digest": digest, "created": dt.datetime.now(dt.UTC).isoformat(),
+        "embedding_model": model, "dim": vectors.shape[1], "vectors": stored.pop("vectors"), "vector_store": stored,
+        "chunks": len(chunks), "chunks_by_type": counts, "files": files, "replaces": replaces,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
     return manifest
-
-
-def _faiss_index(dim: int, n: int, exact_max: int, vectors: np.ndarray):
-    if n <= exact_max:
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), "IDMap2,FlatIP"
-    nlist = int(4 * np.sqrt(n))
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-    index.train(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index, f"IVF{nlist},FlatIP"
 
 
 def load_index(index_dir: Path) -> KnowledgeIndex:
@@ -158,15 +151,16 @@ def load_index(index_dir: Path) -> KnowledgeIndex:
                             "(`persona index` or the Dagster UI) first")
     folder = index_dir / "versions" / version
     manifest = json.loads((folder / "manifest.json").read_text())
-    vectors = faiss.read_index(str(folder / "vectors.faiss"))
-    if isinstance(vectors, faiss.IndexIVF):
-        vectors.nprobe = max(8, vectors.nlist // 16)
     chunks = {}
     with open(folder / "chunks.jsonl", encoding="utf-8") as rows:
         for line in rows:
             chunk = Chunk(**json.loads(line))
             chunks[chunk_vector_id(chunk.chunk_id)] = chunk
     bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if (folder / "bm25").exists() else None
+    try:
+        vectors = open_vectors(folder, manifest, chunks)
+    except VectorStoreUnavailable as exc:
+        raise IndexNotFound(f"index version {version}: {exc}") from exc
     return KnowledgeIndex(version, folder, manifest, vectors, chunks, bm25, np.load(folder / "bm25_ids.npy"))
 
 

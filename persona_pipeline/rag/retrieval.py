@@ -64,10 +64,9 @@ class Retriever:
             raise ValueError(f"mode must be one of {MODES}")
         if not query.strip():
             raise ValueError("empty query")
-        allowed = self._allowed(kind)
         pool = max(self.candidates, k)
-        dense = self._dense(query, pool, allowed) if mode != "bm25" else []
-        lexical = self._bm25(query, pool, allowed) if mode != "dense" else []
+        dense = self._dense(query, pool, kind) if mode != "bm25" else []
+        lexical = self._bm25(query, pool, self._allowed(kind)) if mode != "dense" else []
         if mode == "dense":
             scored = dense
         elif mode == "bm25":
@@ -91,15 +90,10 @@ class Retriever:
             return None
         return {vid for vid, chunk in self.index.chunks.items() if chunk.kind == kind}
 
-    def _dense(self, query: str, pool: int, allowed: set[int] | None) -> list[tuple[int, float]]:
-        total = self.index.vectors.ntotal
-        if not total:
+    def _dense(self, query: str, pool: int, kind: str | None) -> list[tuple[int, float]]:
+        if not self.index.chunks:
             return []
-        vector = self.embedder.embed_query(query).reshape(1, -1)
-        fetch = total if allowed is not None else min(pool, total)
-        scores, ids = self.index.vectors.search(vector, fetch)
-        out = [(int(v), float(s)) for v, s in zip(ids[0], scores[0]) if v != -1 and (allowed is None or v in allowed)]
-        return out[:pool]
+        return self.index.vectors.search(self.embedder.embed_query(query), pool, kind)
 
     def _bm25(self, query: str, pool: int, allowed: set[int] | None) -> list[tuple[int, float]]:
         tokens = tokenize(query)

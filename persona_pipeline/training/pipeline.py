@@ -216,12 +216,12 @@ def evaluate_and_promote(spec: AdapterSpec, paths: Paths, settings: TrainingSett
 
     tokenizer = load_tokenizer(base)
     # one base model, both adapters loaded onto it and scored in turn
-    model = PeftModel.from_pretrained(load_model(base), str(download_version(candidate, scratch / f"{spec.key}-v{candidate.version}")),
+    model = PeftModel.from_pretrained(load_model(base), str(download_version(candidate, scratch / f"{spec.key}-v{candidate.version}", uri)),
                                       adapter_name="candidate")
     candidate_loss = assistant_token_loss(model, tokenizer, heldout, settings.max_seq_length)
     champion_loss = None
     if current is not None and str(current.version) != str(candidate.version):
-        model.load_adapter(str(download_version(current, scratch / f"{spec.key}-v{current.version}")), adapter_name="champion")
+        model.load_adapter(str(download_version(current, scratch / f"{spec.key}-v{current.version}", uri)), adapter_name="champion")
         model.set_adapter("champion")
         champion_loss = assistant_token_loss(model, tokenizer, heldout, settings.max_seq_length)
     promoted = current is None or (str(current.version) != str(candidate.version) and candidate_loss < champion_loss)

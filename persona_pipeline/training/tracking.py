@@ -82,11 +82,14 @@ def champion(client: MlflowClient, name: str):
         return None
 
 
-def download_version(version, target: Path) -> Path:
+def download_version(version, target: Path, uri: str) -> Path:
+    """The version's files from wherever the store keeps them (a folder, or a tracking server's
+    proxied `mlflow-artifacts:` store, which only that server resolves)."""
     import mlflow
 
     target.mkdir(parents=True, exist_ok=True)
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=str(target)))
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=str(target),
+                                                    tracking_uri=uri, registry_uri=uri))
 
 
 def owner_tags() -> dict[str, str]:

@@ -1,0 +1,153 @@
+"""Where an index version's dense vectors live: FAISS files inside the version folder (the default) or a
+Qdrant collection (`index.store: qdrant` in RAG_config.yaml).
+
+BM25, the chunk store and the manifest stay in the version folder with either store, so the version
+switch (one rename of CURRENT) is what makes a new index visible whichever store holds the vectors.
+A store writes its part of a version while the version is staged, may tidy up after the switch, and
+opens a version for reading. Vector ids are the chunk ids' 63-bit hashes (`chunk_vector_id`).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .chunking import Chunk
+
+FAISS_FILE = "vectors.faiss"
+STORES = ("faiss", "qdrant")
+# IVF search visits this many lists at least, and a sixteenth of them on big indexes
+MIN_NPROBE, NPROBE_SHARE = 8, 16
+
+
+class VectorStoreUnavailable(Exception):
+    """The store named by the manifest or the config cannot be reached or opened."""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """`index:` of RAG_config.yaml. A relative Qdrant path is resolved against the index folder."""
+    kind: str = "faiss"
+    exact_search_max_vectors: int = 100_000
+    qdrant_path: str | None = None
+    qdrant_url: str | None = None
+    qdrant_api_key_env: str | None = None
+    qdrant_collection: str = "persona_knowledge"
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What a store is told about the version it writes: its generation (1, 2, ... per index folder),
+    the embedding model, and the current version it replaces, when there is one."""
+    generation: int
+    model: str
+    previous_manifest: dict | None
+    previous_folder: Path | None
+
+
+class DenseVectors(ABC):
+    """One index version's vectors, for reading."""
+
+    dim: int
+
+    @abstractmethod
+    def count(self) -> int:
+        """How many vectors this version holds."""
+
+    @abstractmethod
+    def search(self, query: np.ndarray, k: int, kind: str | None = None) -> list[tuple[int, float]]:
+        """Up to k (vector id, inner product) pairs, best first, only chunks of `kind` when given."""
+
+
+class VectorStore(ABC):
+    @abstractmethod
+    def describe(self) -> dict:
+        """Where the vectors go; recorded in the manifest, and part of the version digest so that
+        switching stores writes a new version."""
+
+    @abstractmethod
+    def write(self, folder: Path, info: VersionInfo, chunks: list[Chunk], vectors: np.ndarray, ids: np.ndarray) -> dict:
+        """Store a new version's vectors (`folder` is the staged version folder). Returns the manifest's
+        `vector_store` entry: `describe()`, details, and `vectors`, how many the version holds."""
+
+    def after_switch(self, oldest_kept_generation: int) -> None:
+        """Called once the new version is current: drop what no kept version needs any more."""
+
+
+class FaissStore(VectorStore):
+    """Exact inner-product search (IDMap2 over Flat) up to `exact_search_max_vectors`, IVF above it;
+    HNSW is avoided because it cannot delete ids. Each version has its own `vectors.faiss`."""
+
+    def __init__(self, exact_search_max_vectors: int):
+        self.exact_max = exact_search_max_vectors
+
+    def describe(self) -> dict:
+        return {"kind": "faiss"}
+
+    def write(self, folder: Path, info: VersionInfo, chunks: list[Chunk], vectors: np.ndarray, ids: np.ndarray) -> dict:
+        dim = vectors.shape[1]
+        contiguous = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(chunks) <= self.exact_max:
+            index, layout = faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), "IDMap2,FlatIP"
+        else:
+            nlist = int(4 * np.sqrt(len(chunks)))
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            index.train(contiguous)
+            layout = f"IVF{nlist},FlatIP"
+        if len(chunks):
+            index.add_with_ids(contiguous, ids)
+        faiss.write_index(index, str(folder / FAISS_FILE))
+        return {**self.describe(), "index": layout, "vectors": int(index.ntotal)}
+
+
+class FaissVectors(DenseVectors):
+    def __init__(self, folder: Path, chunks: dict[int, Chunk]):
+        self.index = faiss.read_index(str(folder / FAISS_FILE))
+        self.dim = self.index.d
+        self.ivf = isinstance(self.index, faiss.IndexIVF)
+        if self.ivf:
+            self.index.nprobe = max(MIN_NPROBE, self.index.nlist // NPROBE_SHARE)
+        self._chunks = chunks
+        self._selectors: dict[str, faiss.IDSelector] = {}
+
+    def count(self) -> int:
+        return int(self.index.ntotal)
+
+    def search(self, query: np.ndarray, k: int, kind: str | None = None) -> list[tuple[int, float]]:
+        k = min(k, self.count())
+        if k <= 0:
+            return []
+        params = None
+        if kind is not None:
+            selector = self._selector(kind)
+            params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe) if self.ivf
+                      else faiss.SearchParameters(sel=selector))
+        scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params)
+        return [(int(v), float(s)) for v, s in zip(ids[0], scores[0]) if v != -1]
+
+    def _selector(self, kind: str) -> faiss.IDSelector:
+        if kind not in self._selectors:
+            allowed = np.array([vid for vid, chunk in self._chunks.items() if chunk.kind == kind], dtype=np.int64)
+            self._selectors[kind] = faiss.IDSelectorBatch(allowed)
+        return self._selectors[kind]
+
+
+def make_store(config: StoreConfig, index_dir: Path) -> VectorStore:
+    if config.kind == "qdrant":
+        from .qdrant_store import QdrantStore  # qdrant-client is imported only by those who use it
+
+        return QdrantStore.from_config(config, index_dir)
+    return FaissStore(config.exact_search_max_vectors)
+
+
+def open_vectors(folder: Path, manifest: dict, chunks: dict[int, Chunk]) -> DenseVectors:
+    # manifests written before there was a choice of store hold FAISS vectors
+    described = manifest.get("vector_store") or {"kind": "faiss"}
+    if described["kind"] == "qdrant":
+        from .qdrant_store import QdrantVectors
+
+        return QdrantVectors.open(described, manifest, folder.parent.parent)
+    return FaissVectors(folder, chunks)
