@@ -187,7 +187,7 @@ def _train(args) -> int:
     selection = ["base_model", spec.dataset_asset, spec.asset_name, spec.eval_asset]
     run_config = _console(args)
     if args.max_steps:
-        run_config["ops"] = {spec.asset_name: {"config": {"max_steps": args.max_steps}}}
+        run_config["resources"] = {"training_settings": {"config": {"max_steps": args.max_steps}}}
     print(f"training {spec.title} on {Paths.resolve().materials_dir / spec.examples_folder}", file=sys.stderr)
     started = time.perf_counter()
     result = dg.materialize([*defs.assets, *defs.asset_checks], selection=selection, instance=_dagster_instance(),

@@ -86,7 +86,8 @@ def tiny_base(tmp_path_factory, smollm2):
 
 
 def train_core(materials: Path, data: Path, instance, uri: str, **overrides):
-    """The CoreSelf dataset, a short LoRA run on the real base model, and the champion comparison."""
+    """The CoreSelf dataset, a short LoRA run on the real base model (unless `overrides` names another), and the
+    champion comparison. `overrides` are training settings for this run, as the Launchpad edits them."""
     from persona_pipeline.defs.definitions import build_definitions
     from persona_pipeline.defs.resources import MlflowTracking
 
@@ -94,7 +95,7 @@ def train_core(materials: Path, data: Path, instance, uri: str, **overrides):
     return dg.materialize([*defs.assets, *defs.asset_checks],
                           selection=["base_model", "sft_dataset_core", "lora_core_self", "core_self_eval"],
                           instance=instance, resources={**defs.resources, "mlflow_tracking": MlflowTracking(tracking_uri=uri)},
-                          raise_on_error=False, run_config={"ops": {"lora_core_self": {"config": {**TINY_RUN, **overrides}}}})
+                          raise_on_error=False, run_config={"resources": {"training_settings": {"config": {**TINY_RUN, **overrides}}}})
 
 
 @pytest.fixture(scope="session")

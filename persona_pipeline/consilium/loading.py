@@ -36,10 +36,11 @@ def retrieval_augmenter(paths: Paths, settings: TrainingSettings, tokenizer) -> 
     return EvidenceAugmenter(retriever, scorer, config.template(), config.tactics, config.top_k, tokenizer, fits)
 
 
-def open_consilium(paths: Paths, *, adapter_source: str | None = None, uri: str | None = None, rag: bool = True,
-                   log=lambda message: None) -> Consilium:
+def open_consilium(paths: Paths, *, settings: TrainingSettings | None = None, adapter_source: str | None = None,
+                   uri: str | None = None, rag: bool = True, log=lambda message: None) -> Consilium:
+    """`settings`: the run's training settings (base model, system prompt, languages); the defaults when None."""
     knowledge, config = load_config(paths.config_path), load_consilium_config(paths.config_path)
-    settings = TrainingSettings()
+    settings = settings or TrainingSettings()
     retriever, embedder, scorer = None, None, None
     if rag:
         try:

@@ -11,20 +11,15 @@ from .. import charts
 from ..progress import Announcer
 from ..training.adapters import ADAPTERS, AdapterSpec
 from ..training.base_model import prepare_base_model
-from ..training.settings import TrainingSettings
 from ..training.tracking import model_version_url, run_url
 from .metadata import image, markdown_table
-from .resources import MlflowTracking, PersonaPaths
-
-
-class LoraTrainingConfig(TrainingSettings, dg.Config):
-    """LoRA and training hyper-parameters; defaults from persona_pipeline/training/defaults.yaml."""
+from .resources import MlflowTracking, PersonaPaths, TrainingSettingsResource
 
 
 @dg.asset(group_name="training", kinds={"transformers"}, owners=["team:persona"],
           description="The base LLM as a local safetensors snapshot (the packaged SmolLM2 GGUF is converted once).")
-def base_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    base = prepare_base_model(TrainingSettings().base_model, log=Announcer(context.log.info))
+def base_model(context: dg.AssetExecutionContext, training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
+    base = prepare_base_model(training_settings.base_model, log=Announcer(context.log.info))
     return dg.MaterializeResult(metadata={"model_id": base.model_id, "revision": base.revision[:16],
                                           "path": dg.MetadataValue.path(base.path)})
 
@@ -36,14 +31,15 @@ def _problem_table(problems) -> str:
 def build_adapter_assets(spec: AdapterSpec) -> list:
     @dg.asset(name=spec.dataset_asset, deps=[base_model], group_name="sft", kinds={"huggingface"}, owners=["team:persona"],
               description=f"{spec.title} worldview examples as a chat SFT dataset: validated, de-duplicated, split, saved with a digest.")
-    def sft_dataset(context: dg.AssetExecutionContext, persona_paths: PersonaPaths) -> dg.MaterializeResult:
+    def sft_dataset(context: dg.AssetExecutionContext, persona_paths: PersonaPaths,
+                    training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
         from ..consilium.loading import retrieval_augmenter
         from ..rag.index_store import IndexNotFound
         from ..sft.dataset import EmptyDataset
         from ..training.base_model import load_tokenizer
         from ..training.pipeline import build_sft_dataset, validate_examples
 
-        settings = TrainingSettings()
+        settings = training_settings.settings()
         base = prepare_base_model(settings.base_model, log=Announcer(context.log.info))
         augment = None
         if settings.retrieval_augmented:
@@ -65,7 +61,7 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
             "path": dg.MetadataValue.path(str(result.dataset.path)), "digest": result.dataset.digest[:16],
             "train": len(data["train"]), "eval": len(data["eval"]), "problems": len(result.problems),
             "tokens_mean": round(statistics.mean(lengths), 1), "tokens_p95": lengths[int(0.95 * (len(lengths) - 1))],
-            "tokens_max": lengths[-1],
+            "tokens_max": lengths[-1], "max_seq_length": settings.max_seq_length,
             "token_lengths": image(charts.token_histogram(lengths, f"{spec.title} conversation length (base tokenizer)", settings.max_seq_length),
                                    "conversation token lengths"),
             "preview": dg.MetadataValue.md(markdown_table(["id", "user", "assistant"], preview)),
@@ -73,10 +69,10 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
 
     @dg.asset_check(asset=spec.dataset_asset, name="examples_valid", blocking=True,
                     description="Every worldview example is valid; lists every problem with file, line or id, and field.")
-    def examples_valid(persona_paths: PersonaPaths) -> dg.AssetCheckResult:
+    def examples_valid(persona_paths: PersonaPaths, training_settings: TrainingSettingsResource) -> dg.AssetCheckResult:
         from ..training.pipeline import validate_examples
 
-        _, problems = validate_examples(spec, persona_paths.paths(), TrainingSettings())
+        _, problems = validate_examples(spec, persona_paths.paths(), training_settings.settings())
         return dg.AssetCheckResult(passed=not problems, metadata={
             "problems": len(problems),
             "details": dg.MetadataValue.md(_problem_table(problems))})
@@ -84,12 +80,12 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
     @dg.asset(name=spec.asset_name, deps=[spec.dataset_asset, base_model], group_name="training", kinds={"peft", "mlflow"},
               owners=["team:persona"], tags={"persona/adapter": spec.key},
               description=f"The {spec.title} LoRA adapter: trained with trl, logged to MLflow, registered as {spec.registered_model}.")
-    def lora(context: dg.AssetExecutionContext, config: LoraTrainingConfig, persona_paths: PersonaPaths,
-             mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+    def lora(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, mlflow_tracking: MlflowTracking,
+             training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
         from ..training.pipeline import train_adapter
 
-        settings = TrainingSettings(**config.model_dump())
-        outcome = train_adapter(spec, persona_paths.paths(), settings, report=Announcer(context.log.info), uri=mlflow_tracking.uri(),
+        outcome = train_adapter(spec, persona_paths.paths(), training_settings.settings(), report=Announcer(context.log.info),
+                                uri=mlflow_tracking.uri(),
                                 tags={"dagster.run_id": context.run.run_id, "dagster.asset": spec.asset_name})
         uri = outcome.tracking_uri
         return dg.MaterializeResult(metadata={
@@ -104,19 +100,22 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
 
     @dg.asset(name=spec.eval_asset, deps=[spec.asset_name], group_name="evaluation", kinds={"mlflow"}, owners=["team:persona"],
               description=f"Compares the newest {spec.title} version with the champion on the held-out set; moves the alias only when better.")
-    def adapter_eval(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+    def adapter_eval(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, mlflow_tracking: MlflowTracking,
+                     training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
         from ..training.pipeline import evaluate_and_promote
 
         trained = context.instance.get_latest_materialization_event(dg.AssetKey(spec.asset_name))
         if trained is None:
             raise dg.Failure(f"{spec.asset_name} has not been materialized yet")
         version = str(trained.asset_materialization.metadata["version"].value)
-        outcome = evaluate_and_promote(spec, persona_paths.paths(), TrainingSettings(), version, report=Announcer(context.log.info),
+        settings = training_settings.settings()
+        outcome = evaluate_and_promote(spec, persona_paths.paths(), settings, version, report=Announcer(context.log.info),
                                        uri=mlflow_tracking.uri())
         return dg.MaterializeResult(metadata={
             "version": outcome.version, "heldout_loss": outcome.heldout_loss, "became_champion": outcome.promoted,
             "mlflow_model_version": dg.MetadataValue.url(model_version_url(mlflow_tracking.uri(), spec.registered_model, outcome.version)),
-            "previous_champion": outcome.champion_version or "", "champion_heldout_loss": outcome.champion_loss})
+            "previous_champion": outcome.champion_version or "", "champion_heldout_loss": outcome.champion_loss,
+            "max_seq_length": settings.max_seq_length})
 
     return [sft_dataset, examples_valid, lora, adapter_eval]
 

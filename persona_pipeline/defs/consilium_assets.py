@@ -6,10 +6,9 @@ from ..progress import Announcer, Progress
 from ..rag.evaluation import load_golden_set
 from ..settings import PROJECT_DIR
 from ..training.adapters import ADAPTERS
-from ..training.settings import TrainingSettings
 from ..training.tracking import run_url, use_experiment
 from .metadata import image, markdown_table
-from .resources import MlflowTracking, PersonaPaths
+from .resources import MlflowTracking, PersonaPaths, TrainingSettingsResource
 
 METRICS = ("answer_similarity", "reference_loss", "expected_source_retrieved", "citations_in_answer_correct")
 
@@ -27,7 +26,7 @@ class ConsiliumEvalConfig(dg.Config):
           owners=["team:persona"],
           description="base / base+RAG / adapters / adapters+RAG / evidence alone side by side on golden, held-out and grounded questions, tracked in MLflow.")
 def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfig, persona_paths: PersonaPaths,
-                   mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+                   mlflow_tracking: MlflowTracking, training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
     import mlflow
 
     from ..consilium.evaluation import HeldoutPrompt, evaluate_consilium
@@ -36,13 +35,13 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
     from ..consilium.loading import open_consilium
     from ..training.pipeline import load_heldout
 
-    paths, knowledge = persona_paths.paths(), persona_paths.knowledge_config()
+    paths, knowledge, settings = persona_paths.paths(), persona_paths.knowledge_config(), training_settings.settings()
     announce = Announcer(context.log.info)
-    consilium = open_consilium(paths, uri=mlflow_tracking.uri(), log=announce)
+    consilium = open_consilium(paths, settings=settings, uri=mlflow_tracking.uri(), log=announce)
     golden = load_golden_set(knowledge.golden_set)[: config.questions_per_set]
     heldout = []
     for key, spec in ADAPTERS.items():
-        for messages in load_heldout(spec, TrainingSettings())[: config.questions_per_set]:
+        for messages in load_heldout(spec, settings)[: config.questions_per_set]:
             user = next(m["content"] for m in messages if m["role"] == "user")
             reference = next(m["content"] for m in messages if m["role"] == "assistant")
             heldout.append(HeldoutPrompt(user, reference, sport=key == "sport"))

@@ -6,7 +6,7 @@ import dagster as dg
 from . import consilium_assets, evaluation_assets, knowledge_assets, knowledge_checks
 from .adapter_assets import adapter_definitions, base_model
 from .jobs import adapter_jobs, knowledge_and_eval_job, materials_sensor, nightly_reindex, reindex_job
-from .resources import EmbedderResource, MlflowTracking, PersonaPaths
+from .resources import EmbedderResource, MlflowTracking, PersonaPaths, TrainingSettingsResource
 
 
 def build_definitions(materials: str | None = None, data: str | None = None) -> dg.Definitions:
@@ -21,7 +21,7 @@ def build_definitions(materials: str | None = None, data: str | None = None) -> 
         # one process per run: the embedder and base model load once instead of once per step
         executor=dg.in_process_executor,
         resources={"persona_paths": PersonaPaths.from_environment(materials, data), "embedder": EmbedderResource(),
-                   "mlflow_tracking": MlflowTracking()},
+                   "mlflow_tracking": MlflowTracking(), "training_settings": TrainingSettingsResource()},
     )
 
 

@@ -1,4 +1,4 @@
-"""Resources are the seams: where materials live, which knowledge config and which embedder."""
+"""Resources are the seams: where materials live, which knowledge config, which embedder and which training settings."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -8,6 +8,7 @@ import dagster as dg
 from ..knowledge_config import KnowledgeConfig, load_config
 from ..rag.embedding import Embedder
 from ..settings import Paths
+from ..training.settings import TrainingSettings
 from ..training.tracking import tracking_uri
 
 
@@ -54,3 +55,12 @@ class EmbedderResource(dg.ConfigurableResource):
 def _cached_embedder(model: str, batch_size: int) -> Embedder:
     # one load per process: the in-process executor runs every asset of a run in the same process
     return Embedder(model, batch_size)
+
+
+class TrainingSettingsResource(TrainingSettings, dg.ConfigurableResource):
+    """The training settings of a run, defaults from persona_pipeline/training/defaults.yaml. One resource, so
+    the SFT datasets, the LoRA adapters, their evaluation and consilium_eval all see the same values: a
+    Launchpad edit (resources: training_settings: config) reaches every adapter asset of that run."""
+
+    def settings(self) -> TrainingSettings:
+        return TrainingSettings.model_validate(self.model_dump())

@@ -1,0 +1,40 @@
+"""One training-settings resource for every adapter asset: a run-config change reaches the dataset, the
+training run and the evaluation alike, so nothing trains with one setting and evaluates with another."""
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from mlflow import MlflowClient
+
+from conftest import SAMPLES, metadata, train_core
+from persona_pipeline.sft.dataset import load_latest
+from persona_pipeline.training.settings import TrainingSettings
+
+# above the sample examples' longest conversation, so every example stays valid, and not the default
+MAX_SEQ_LENGTH = 640
+SYSTEM_PROMPT = "You are a test coach."
+
+
+def test_a_run_config_change_reaches_the_dataset_the_training_run_and_the_evaluation(tmp_path, tiny_base):
+    assert TrainingSettings().max_seq_length != MAX_SEQ_LENGTH
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # the tiny base in run config: an evaluation that fell back to the default base could not load its adapter
+    result = train_core(SAMPLES, tmp_path / "data", dg.DagsterInstance.ephemeral(), uri,
+                        base_model=tiny_base.path, max_seq_length=MAX_SEQ_LENGTH, system_prompt=SYSTEM_PROMPT)
+    assert result.success
+
+    assert metadata(result, "sft_dataset_core")["max_seq_length"] == MAX_SEQ_LENGTH
+    dataset = load_latest(tmp_path / "data" / "sft" / "core")
+    assert all(m[0] == {"role": "system", "content": SYSTEM_PROMPT} for m in dataset.data["train"]["messages"])
+
+    run = MlflowClient(uri).get_run(metadata(result, "lora_core_self")["mlflow_run_id"])
+    assert run.data.params["max_seq_length"] == str(MAX_SEQ_LENGTH)
+    assert run.data.params["base_model_id"] == Path(tiny_base.path).name
+
+    assert metadata(result, "core_self_eval")["max_seq_length"] == MAX_SEQ_LENGTH
+
+
+def test_a_misspelt_setting_is_refused_by_name(tmp_path):
+    with pytest.raises(dg.DagsterInvalidConfigError, match="max_seq_lenght"):
+        train_core(SAMPLES, tmp_path / "data", dg.DagsterInstance.ephemeral(), f"sqlite:///{tmp_path / 'mlflow.db'}",
+                   max_seq_lenght=MAX_SEQ_LENGTH)
