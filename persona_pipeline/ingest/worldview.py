@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from ..sft.examples import parse_examples
-from ..sft.validation import structure_problems
+from ..worldview_schema import parse_examples, structure_problems
 from .decoding import decode_text
 from .document import Block, Document, MaterialError
 

@@ -10,7 +10,7 @@ from typing import Callable
 from datasets import Dataset, DatasetDict, load_from_disk
 
 from ..atomic import staged_dir, write_text
-from .examples import Example
+from ..worldview_schema import Example
 from .validation import conversation_key
 
 LATEST = "LATEST"

@@ -18,8 +18,8 @@ from .. import charts
 from ..progress import Progress
 from ..settings import Paths
 from ..sft.dataset import SftDataset, build_dataset, load_latest, with_system_prompt
-from ..sft.examples import Example, Problem
 from ..sft.validation import load_and_validate
+from ..worldview_schema import Example, Problem
 from .adapters import CHAMPION, AdapterSpec
 from .base_model import BaseModel, load_model, load_tokenizer, prepare_base_model
 from .heldout import assistant_token_loss, generate, perplexity

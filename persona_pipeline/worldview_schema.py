@@ -1,4 +1,6 @@
-"""Reading worldview examples (YAML or JSONL) into one shape, with every problem located."""
+"""The worldview example schema: reading examples (YAML or JSONL) into one shape and checking each one's
+structure, with every problem located. In the bottom layer because both the knowledge branch (worldview
+examples are indexed as knowledge) and the adapter branch (they are the SFT data) read them."""
 from __future__ import annotations
 
 import json
@@ -40,6 +42,10 @@ class Problem:
         place = f"{self.file}:{self.line}" if self.line else self.file
         ident = f" [{self.example_id}]" if self.example_id else ""
         return f"{place}{ident} {self.field}: {self.message}"
+
+    @classmethod
+    def about(cls, example: Example, field: str, message: str) -> Problem:
+        return cls(example.file, example.line, example.id, field, message)
 
 
 def example_files(folder: Path) -> list[Path]:
@@ -155,3 +161,39 @@ def _from_mapping(row, display: str, line: int | None, default_id: str) -> tuple
     if row.get("system") is not None:
         messages = [{"role": "system", "content": row["system"]}] + list(messages)
     return Example(ident, [dict(m) for m in messages], [str(t) for t in tags], display, line), None
+
+
+def structure_problems(example: Example) -> list[Problem]:
+    problems = []
+    messages = example.messages
+    for i, message in enumerate(messages):
+        role, content = message.get("role"), message.get("content")
+        if role not in ROLES:
+            problems.append(Problem.about(example, f"messages[{i}].role", f"'{role}' is not one of {', '.join(ROLES)}"))
+        if not isinstance(content, str) or not content.strip():
+            problems.append(Problem.about(example, f"messages[{i}].content", "empty or missing"))
+        extra = set(message) - {"role", "content"}
+        if extra:
+            problems.append(Problem.about(example, f"messages[{i}]", f"unknown key(s) {sorted(extra)}"))
+    if problems:
+        return problems
+    roles = [m["role"] for m in messages]
+    turns = roles[1:] if roles and roles[0] == "system" else roles
+    if "system" in turns:
+        problems.append(Problem.about(example, f"messages[{roles.index('system', 1)}].role", "a system message may only come first"))
+    elif not turns:
+        problems.append(Problem.about(example, "messages", "no user or assistant turn"))
+    elif "assistant" not in turns:
+        problems.append(Problem.about(example, "messages", "missing assistant turn"))
+    else:
+        offset = len(roles) - len(turns)
+        for i, role in enumerate(turns):
+            expected = "user" if i % 2 == 0 else "assistant"
+            if role != expected:
+                problems.append(Problem.about(example, f"messages[{i + offset}].role",
+                                         f"expected {expected} (turns alternate user/assistant, starting with user), got {role}"))
+                break
+        else:
+            if turns[-1] != "assistant":
+                problems.append(Problem.about(example, f"messages[{len(roles) - 1}].role", "the last turn must be the assistant's"))
+    return problems
