@@ -216,6 +216,7 @@ def _train(args) -> int:
 def _ask(args) -> int:
     from .consilium.answering import AskError
     from .consilium.loading import open_consilium
+    from .training.tracking import TrackingUnreachable
 
     if not args.question.strip():
         raise UserError("the question is empty")
@@ -225,7 +226,7 @@ def _ask(args) -> int:
         stream = None if args.json else (lambda piece: print(piece, end="", flush=True))
         answer = consilium.ask(args.question, adapters=args.adapters, rag=not args.no_rag, k=args.k,
                                generate=not args.evidence_only, on_token=stream)
-    except AskError as exc:
+    except (AskError, TrackingUnreachable) as exc:
         raise UserError(str(exc)) from exc
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))

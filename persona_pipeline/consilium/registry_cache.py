@@ -35,14 +35,11 @@ class RegistryCache:
         entry = self.entries.get(f"{model}@{source}")
         if self.stamp is not None and entry and _complete(Path(entry["dir"])):
             return entry["version"], Path(entry["dir"])
-        from mlflow.exceptions import MlflowException
+        from ..training.tracking import download_version, registry_lookup
 
-        from ..training.tracking import download_version
-
-        try:
-            version = (self.client.get_model_version(model, source) if source.isdigit()
-                       else self.client.get_model_version_by_alias(model, source))
-        except MlflowException:
+        version = registry_lookup(lambda: self.client.get_model_version(model, source) if source.isdigit()
+                                  else self.client.get_model_version_by_alias(model, source), self.uri)
+        if version is None:
             return None
         target = self.folder / f"{model}-v{version.version}"
         local = _adapter_folder(target) or download_version(version, target, self.uri)

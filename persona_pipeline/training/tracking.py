@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from ..processes import is_running
 from ..settings import PROJECT_DIR
@@ -21,6 +21,13 @@ EXPERIMENT = "persona-adapters"
 DEFAULT_STORE = PROJECT_DIR / "mlruns"
 DEFAULT_UI = "http://127.0.0.1:5000"  # where the README's `mlflow ui` command serves the local store
 OWNER_TAG = "persona.owner"  # host:pid of the process that trains the run
+NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
+INVALID_PARAMETER = "INVALID_PARAMETER_VALUE"
+T = TypeVar("T")
+
+
+class TrackingUnreachable(Exception):
+    """The MLflow tracking server did not answer: not the same as "nothing registered yet"."""
 
 
 def tracking_uri(explicit: str | None = None) -> str:
@@ -74,12 +81,46 @@ def register_version(client: MlflowClient, name: str, run_id: str, artifact_path
 
 
 def champion(client: MlflowClient, name: str):
+    return registry_lookup(lambda: client.get_model_version_by_alias(name, CHAMPION), client.tracking_uri)
+
+
+def registry_lookup(lookup: Callable[[], T], uri: str) -> T | None:
+    """`lookup()`'s answer, or None when the registry has no such model, version or alias. A server that
+    cannot be reached is a TrackingUnreachable that says so in one line; other MLflow errors pass unchanged."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
+        return lookup()
+    except MlflowException as exc:
+        if _not_in_registry(exc):
+            return None
+        reason = _connection_failure(exc)
+        if reason is None:
+            raise
+        raise TrackingUnreachable(f"cannot connect to the MLflow tracking server at {uri} ({reason}); "
+                                  "start it, or point MLFLOW_TRACKING_URI at one that runs") from exc
+
+
+def _not_in_registry(exc) -> bool:
+    # MLflow's stores report a missing alias ("Registered model alias champion not found.") as an invalid
+    # parameter, not as a missing resource
+    missing_alias = exc.error_code == INVALID_PARAMETER and "alias" in exc.message and "not found" in exc.message
+    return exc.error_code == NOT_FOUND or missing_alias
+
+
+def _connection_failure(exc: BaseException) -> str | None:
+    """Why no connection was made (e.g. "Connection refused"), when a failed connection is what `exc` reports.
+    MLflow wraps the requests error in a generic exception, so the cause is found along the exception chain."""
+    import requests
+
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    if not any(isinstance(e, requests.exceptions.ConnectionError) for e in chain):
         return None
+    return next((e.strerror for e in reversed(chain) if isinstance(e, OSError) and e.strerror), "no connection")
 
 
 def download_version(version, target: Path, uri: str) -> Path:
