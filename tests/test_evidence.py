@@ -42,6 +42,18 @@ def test_a_question_about_something_never_written_gets_no_quote(embedder):
     assert "caffein" in selection.unknown_words
 
 
+def test_only_a_question_mostly_about_words_never_written_is_refused_on_vocabulary(embedder):
+    # "race" and "start" are his words, "caffeine" and "milligrams" are not: the sentence about race morning
+    # still matches part of the question, yet the question is about something he never wrote
+    never = scorer(embedder)
+    caffeine = "How many milligrams of caffeine before the race start?"
+    assert never.unknown_share(caffeine) >= never.unknown_gate and not never.select(caffeine, EXCERPTS).supported
+    # one unfamiliar word among familiar ones is a paraphrase, not a new subject
+    paraphrase = "How many days does the pre-race marathon taper last?"
+    assert 0 < never.unknown_share(paraphrase) < never.unknown_gate
+    assert never.select(paraphrase, EXCERPTS).quotes[0].number == 1
+
+
 def test_a_worldview_example_is_quoted_from_its_answers_only():
     text = "Question: The marathon is in 17 days. What now? Answer: Now the taper starts. Volume falls, intensity stays."
     assert statements(text) == ["Now the taper starts.", "Volume falls, intensity stays."]

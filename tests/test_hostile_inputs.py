@@ -139,3 +139,18 @@ def test_a_link_loop_and_a_broken_link_are_reported(tmp_path):
     (tmp_path / "gone").symlink_to(tmp_path / "nothing")
     assert "loop" in link_refusal(tmp_path / "a", tmp_path)
     assert "broken" in link_refusal(tmp_path / "gone", tmp_path)
+
+
+def test_the_sensor_watches_a_link_without_reading_through_it(tmp_path):
+    from persona_pipeline.ingest.discovery import content_digest, snapshot
+
+    (tmp_path / "materials").mkdir()
+    outside, link = tmp_path / "secret.txt", tmp_path / "materials" / "leak.txt"
+    outside.write_text(SECRET)
+    link.symlink_to(outside)
+    before = content_digest(snapshot(tmp_path / "materials"))
+    outside.write_text(SECRET + " changed")
+    assert content_digest(snapshot(tmp_path / "materials")) == before
+    link.unlink()
+    link.symlink_to(tmp_path / "elsewhere.txt")
+    assert content_digest(snapshot(tmp_path / "materials")) != before
