@@ -24,11 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from persona_pipeline.consilium.evidence import FEATURES, DocumentFrequencies, EvidenceScorer, choose_quotes  # noqa: E402
 from persona_pipeline.consilium.grounded_set import GroundedQuestion, contains_fact, load_grounded_set  # noqa: E402
-from persona_pipeline.consilium.config import load_consilium_config  # noqa: E402
-from persona_pipeline.knowledge_config import load_config  # noqa: E402
 from persona_pipeline.rag.embedding import Embedder  # noqa: E402
 from persona_pipeline.rag.index_store import load_index  # noqa: E402
 from persona_pipeline.rag.retrieval import Retriever  # noqa: E402
+from persona_pipeline.rag_config import load_rag_config  # noqa: E402
 from persona_pipeline.settings import PROJECT_DIR, Paths  # noqa: E402
 
 DEV_SETS = ("eval/dev_questions.yaml", "eval/dev_unanswerable.yaml")
@@ -89,12 +88,13 @@ def main() -> None:
     parser.add_argument("--k", type=int, help="excerpts per question (default: consilium.top_k)")
     args = parser.parse_args()
     paths = Paths.resolve(data=args.data)
-    k = args.k or load_consilium_config(paths.config_path).top_k
+    config = load_rag_config(paths.config_path)
+    k = args.k or config.consilium.top_k
     index = load_index(paths.index_dir)
     embedder = Embedder(index.manifest["embedding_model"])
     scorer = EvidenceScorer(embedder, DocumentFrequencies.from_index(index))
     questions = dev_questions()
-    rows, retrieved, unknown = collect(scorer, Retriever.from_config(index, embedder, load_config(paths.config_path)), questions, k)
+    rows, retrieved, unknown = collect(scorer, Retriever.from_config(index, embedder, config.retrieval), questions, k)
     x = np.array([r[1] for r in rows])
     y = np.array([r[2] for r in rows])
     groups = np.array([r[0] for r in rows])

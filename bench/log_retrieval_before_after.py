@@ -23,7 +23,6 @@ TABLES = (".csv", ".xlsx", ".json")
 CHILD = """
 import json, sys
 from pathlib import Path
-from persona_pipeline.knowledge_config import load_config
 from persona_pipeline.rag import build
 from persona_pipeline.rag.embedding import Embedder
 from persona_pipeline.rag.evaluation import evaluate_retrieval, load_golden_set
@@ -32,15 +31,22 @@ from persona_pipeline.rag.retrieval import Retriever
 from persona_pipeline.settings import Paths
 
 tree, materials, data, golden = map(Path, sys.argv[1:5])
-config = load_config(tree / "RAG_config.yaml")
-embedder = Embedder(config.embedding_model, config.embedding_batch_size)
+try:
+    from persona_pipeline.rag_config import load_rag_config
+    config = load_rag_config(tree / "RAG_config.yaml")
+    model, batch_size, retrieval = config.embedding.model, config.embedding.batch_size, config.retrieval
+except ImportError:  # a tree from before RAG_config.yaml was one typed model
+    from persona_pipeline.knowledge_config import load_config
+    config = load_config(tree / "RAG_config.yaml")
+    model, batch_size, retrieval = config.embedding_model, config.embedding_batch_size, config
+embedder = Embedder(model, batch_size)
 paths = Paths.resolve(materials, data)
 build.build_documents(paths, config)
 build.build_chunks(paths, config, embedder)
 build.build_index(paths, config, embedder)
 index = load_index(paths.index_dir)
 make = getattr(Retriever, "from_config", None)
-retriever = make(index, embedder, config) if make else Retriever(index, embedder, config.candidates, config.rrf_k)
+retriever = make(index, embedder, retrieval) if make else Retriever(index, embedder, retrieval.candidates, retrieval.rrf_k)
 results = {}
 for subset in sys.argv[5:]:
     results[subset] = evaluate_retrieval(retriever, load_golden_set(golden.parent / subset))

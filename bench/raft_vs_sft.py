@@ -25,11 +25,10 @@ from peft import PeftModel  # noqa: E402
 
 from persona_pipeline.consilium.adapters import attach_adapters  # noqa: E402
 from persona_pipeline.consilium.answering import Consilium  # noqa: E402
-from persona_pipeline.consilium.config import load_consilium_config  # noqa: E402
 from persona_pipeline.consilium.grounded_set import load_grounded_set  # noqa: E402
 from persona_pipeline.consilium.loading import open_evidence, retrieval_augmenter  # noqa: E402
 from persona_pipeline.consilium.routing import Router  # noqa: E402
-from persona_pipeline.knowledge_config import load_config  # noqa: E402
+from persona_pipeline.rag_config import load_rag_config  # noqa: E402
 from persona_pipeline.settings import PROJECT_DIR, Paths  # noqa: E402
 from persona_pipeline.training.adapters import ADAPTERS  # noqa: E402
 from persona_pipeline.training.base_model import load_model, load_tokenizer, prepare_base_model  # noqa: E402
@@ -59,8 +58,9 @@ def main() -> None:
         base = prepare_base_model()
         tokenizer = load_tokenizer(base)
         heldout = load_heldout(spec, settings)
-        knowledge, config = load_config(scratch.config_path), load_consilium_config(scratch.config_path)
-        retriever, scorer = open_evidence(scratch, knowledge)
+        rag = load_rag_config(scratch.config_path)
+        config = rag.consilium
+        retriever, scorer = open_evidence(scratch, rag)
         questions = [q for q in load_grounded_set(PROJECT_DIR / "eval" / "grounded_questions.yaml")
                      if q.language == "en" and q.answerable][: args.questions]
         print("| variant | training examples | held-out loss | generated sentences kept | dropped: figure or name "

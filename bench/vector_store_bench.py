@@ -35,7 +35,8 @@ from cpu import describe_cpu  # noqa: E402
 
 from persona_pipeline.rag.chunking import Chunk  # noqa: E402
 from persona_pipeline.rag.index_store import load_index, write_index  # noqa: E402
-from persona_pipeline.rag.vector_store import StoreConfig, make_store  # noqa: E402
+from persona_pipeline.rag.vector_store import make_store  # noqa: E402
+from persona_pipeline.rag_config import IndexConfig, QdrantConfig  # noqa: E402
 
 DIM = 384
 KINDS = ("article", "lecture", "training_log", "example")
@@ -95,7 +96,7 @@ def folder_mb(path: Path) -> float:
 def measure(kind: str, size: int, queries: int, work: Path) -> dict:
     rng = np.random.default_rng(size)
     index_dir = work / f"{kind}-{size}" / "index"
-    store = TimedStore(make_store(StoreConfig(kind=kind, qdrant_path="qdrant"), index_dir))
+    store = TimedStore(make_store(IndexConfig(store=kind, qdrant=QdrantConfig(path="qdrant")), index_dir))
     chunks, vectors = [synthetic_chunk(n) for n in range(size)], unit_vectors(size, rng)
 
     started = time.perf_counter()

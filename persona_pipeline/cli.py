@@ -301,22 +301,20 @@ def _metadata(result, node: str) -> dict:
 
 
 def _search(args) -> int:
-    from .knowledge_config import load_config
-    from .rag.embedding import Embedder
-    from .rag.index_store import IndexNotFound, load_index
-    from .rag.retrieval import Retriever
+    from .rag.index_store import IndexNotFound
+    from .rag.retrieval import open_retriever
+    from .rag_config import load_rag_config
 
     paths = Paths.resolve()
-    config = load_config(paths.config_path)
-    if args.kind and args.kind not in config.types:
-        raise UserError(f"unknown knowledge type '{args.kind}'; known: {', '.join(config.types)}")
+    config = load_rag_config(paths.config_path)
+    if args.kind and args.kind not in config.knowledge_types:
+        raise UserError(f"unknown knowledge type '{args.kind}'; known: {', '.join(config.knowledge_types)}")
     if not args.query.strip():
         raise UserError("empty query")
     try:
-        index = load_index(paths.index_dir)
+        retriever = open_retriever(paths.index_dir, config)
     except IndexNotFound as exc:
         raise UserError(str(exc)) from exc
-    retriever = Retriever.from_config(index, Embedder(index.manifest["embedding_model"], config.embedding_batch_size), config)
     hits = retriever.search(args.query, k=args.k, kind=args.kind, mode=args.mode)
     if args.json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=1))

@@ -8,7 +8,7 @@ import pytest
 
 from persona_pipeline.ingest.loading import load_materials
 from persona_pipeline.ingest.parsers import PARSERS
-from persona_pipeline.knowledge_config import load_config
+from persona_pipeline.rag_config import load_rag_config
 from persona_pipeline.settings import PROJECT_DIR
 
 sys.path.insert(0, str(PROJECT_DIR / "scripts"))
@@ -54,7 +54,7 @@ def test_damaged_device_files_are_skipped_with_one_line_and_the_rest_indexed(tmp
     (devices / "notes.fit").write_bytes(b"this is not a FIT file at all")
     (devices / "cut.gpx").write_text(gpx_text(dt.datetime(2026, 3, 14, tzinfo=UTC), "Run", 5, 300, 10)[:400])
     (devices / "cut.tcx").write_text(tcx_text(dt.datetime(2026, 3, 13, tzinfo=UTC), [Segment(1000, 300, 150)])[:300])
-    result = load_materials(tmp_path, load_config(PROJECT_DIR / "RAG_config.yaml"))
+    result = load_materials(tmp_path, load_rag_config(PROJECT_DIR / "RAG_config.yaml"))
     assert [d.source.path for d in result.documents] == ["logs/devices/good.fit"]
     reasons = {s.path: s.reason for s in result.skipped}
     assert reasons["logs/devices/truncated.fit"].startswith("damaged FIT file")

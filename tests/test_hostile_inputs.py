@@ -93,8 +93,8 @@ def test_each_hostile_file_is_refused_with_its_reason_and_the_rest_is_indexed(co
 
 
 def test_an_article_that_gives_orders_stays_a_quoted_excerpt(corpus, smollm2, tmp_path):
-    from persona_pipeline.consilium.config import load_consilium_config
     from persona_pipeline.consilium.loading import open_consilium
+    from persona_pipeline.rag_config import load_rag_config
     from persona_pipeline.settings import Paths
     from persona_pipeline.training.settings import TrainingSettings
 
@@ -111,7 +111,7 @@ def test_an_article_that_gives_orders_stays_a_quoted_excerpt(corpus, smollm2, tm
     # once, inside its own numbered excerpt
     assert user["content"].count(INJECTION) == 1
     assert user["content"].index(INJECTION) > user["content"].index(f"[{quoted[0].number}] ({quoted[0].source}")
-    assert load_consilium_config(paths.config_path).tactics in user["content"]
+    assert load_rag_config(paths.config_path).consilium.tactics in user["content"]
     assert question in user["content"]
     # rendered for the model: one system turn, one user turn, the answer's turn; the fake turn is plain words
     tokenizer = consilium.tokenizer

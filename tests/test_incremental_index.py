@@ -7,7 +7,7 @@ import pytest
 
 from persona_pipeline.cli import main
 from persona_pipeline.ingest import loading
-from persona_pipeline.knowledge_config import load_config
+from persona_pipeline.rag_config import load_rag_config
 from persona_pipeline.rag import build
 from persona_pipeline.rag.embedding import Embedder
 from persona_pipeline.rag.index_store import read_manifest
@@ -17,7 +17,7 @@ NEW_ARTICLE = "# Cadence drills\n\nTwo hundred metres of quick light steps at 19
 
 
 def _full_build(paths: Paths, embedder: Embedder):
-    config = load_config(paths.config_path)
+    config = load_rag_config(paths.config_path)
     build.build_documents(paths, config)
     chunks, rechunked = build.build_chunks(paths, config, embedder)
     manifest, written = build.build_index(paths, config, embedder)

@@ -7,7 +7,8 @@ from persona_pipeline.rag import index_store
 from persona_pipeline.rag.chunking import Chunk
 from persona_pipeline.rag.index_store import current_version, load_index, write_index
 from persona_pipeline.rag.retrieval import Retriever
-from persona_pipeline.rag.vector_store import StoreConfig, make_store
+from persona_pipeline.rag.vector_store import make_store
+from persona_pipeline.rag_config import IndexConfig, QdrantConfig
 
 DIM = 8
 
@@ -24,7 +25,7 @@ def vectors(n: int, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(params=["faiss", "qdrant"])
 def store(request, tmp_path):
-    return make_store(StoreConfig(kind=request.param, exact_search_max_vectors=100, qdrant_path="qdrant"), tmp_path)
+    return make_store(IndexConfig(store=request.param, exact_search_max_vectors=100, qdrant=QdrantConfig(path="qdrant")), tmp_path)
 
 
 def write(folder, store, chunks, matrix=None, model="m"):
@@ -114,7 +115,7 @@ def test_versions_are_pruned_to_current_and_previous(tmp_path, store):
 
 
 def test_qdrant_writes_only_new_and_changed_chunks_and_drops_what_no_kept_version_needs(tmp_path):
-    store = make_store(StoreConfig(kind="qdrant", qdrant_path="qdrant"), tmp_path)
+    store = make_store(IndexConfig(store="qdrant", qdrant=QdrantConfig(path="qdrant")), tmp_path)
     chunks = [chunk(i, f"text {i}") for i in range(10)]
     first, _ = write(tmp_path, store, chunks)
     assert (first["vector_store"]["upserted"], first["vector_store"]["retired"]) == (10, 0)
@@ -128,7 +129,7 @@ def test_qdrant_writes_only_new_and_changed_chunks_and_drops_what_no_kept_versio
 
 
 def test_faiss_large_collections_switch_to_ivf_and_still_find_their_vectors(tmp_path):
-    store = make_store(StoreConfig(kind="faiss", exact_search_max_vectors=100), tmp_path)
+    store = make_store(IndexConfig(store="faiss", exact_search_max_vectors=100), tmp_path)
     chunks = [chunk(i, f"text {i}", kind="lecture" if i % 2 else "article") for i in range(400)]
     manifest, _ = write(tmp_path, store, chunks)
     assert manifest["vector_store"]["index"].startswith("IVF")

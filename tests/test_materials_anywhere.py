@@ -1,16 +1,15 @@
 """Files dropped outside the typed folders are typed by extension; a log's unusable rows are said in
 one line and listed in full in the file's report, which the index manifest points to."""
-import dataclasses
 import shutil
 
 from conftest import SAMPLES
 from persona_pipeline.ingest.loading import load_materials
 from persona_pipeline.ingest.reports import reported_files
-from persona_pipeline.knowledge_config import load_config
 from persona_pipeline.rag import build
+from persona_pipeline.rag_config import CatchAllConfig, load_rag_config
 from persona_pipeline.settings import PROJECT_DIR, Paths
 
-CONFIG = load_config(PROJECT_DIR / "RAG_config.yaml")
+CONFIG = load_rag_config(PROJECT_DIR / "RAG_config.yaml")
 
 
 def stray_folder(tmp_path):
@@ -42,7 +41,7 @@ def test_files_in_unlisted_folders_are_typed_by_extension_and_folder_rules_win(t
 
 
 def test_catch_all_off_reports_unlisted_folders(tmp_path):
-    result = load_materials(stray_folder(tmp_path), dataclasses.replace(CONFIG, catch_all=()))
+    result = load_materials(stray_folder(tmp_path), CONFIG.model_copy(update={"catch_all": CatchAllConfig(enabled=False)}))
     assert list(kinds(result)) == ["logs/notes.md"]
     assert len(result.skipped) == 4
 

@@ -1,11 +1,11 @@
 """The fusion trusts each ranking as far as the config says for the query's language."""
 import pytest
 
-from persona_pipeline.knowledge_config import equal_weights
 from persona_pipeline.rag.chunking import Chunk
 from persona_pipeline.rag.index_store import load_index, write_index
 from persona_pipeline.rag.retrieval import Retriever, query_language
-from persona_pipeline.rag.vector_store import StoreConfig, make_store
+from persona_pipeline.rag.vector_store import make_store
+from persona_pipeline.rag_config import IndexConfig, equal_weights
 
 TEXTS = [
     "Зимой длительный бег переносим на лыжи, если мороз сильнее минус двадцати градусов.",
@@ -23,7 +23,7 @@ def index(tmp_path_factory, embedder):
                     location={}, text=text, content_hash=str(i), n_tokens=0) for i, text in enumerate(TEXTS)]
     folder = tmp_path_factory.mktemp("fusion-index")
     write_index(folder, chunks, embedder.embed([c.embed_text for c in chunks]), model=embedder.name, dim=embedder.dim,
-                files={}, store=make_store(StoreConfig(exact_search_max_vectors=1000), folder))
+                files={}, store=make_store(IndexConfig(exact_search_max_vectors=1000), folder))
     return load_index(folder)
 
 

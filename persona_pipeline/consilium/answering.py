@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..rag.retrieval import Hit
+from ..rag_config import ConsiliumConfig
 from ..training.settings import TrainingSettings
 from . import language, prompting
 from .adapters import COMBINED, LoadedAdapters
-from .config import ConsiliumConfig
 from .evidence import Evidence, EvidenceScorer, EvidenceSelection
 from .faithfulness import DroppedSentence, unfaithful
 from .generation import sentences, stream

@@ -1,10 +1,9 @@
 """Everything `persona ask` needs, loaded once: base model, adapters, knowledge index, embedder, router."""
 from __future__ import annotations
 
-from ..knowledge_config import KnowledgeConfig, load_config
-from ..rag.embedding import Embedder
-from ..rag.index_store import IndexNotFound, load_index
-from ..rag.retrieval import Retriever
+from ..rag.index_store import IndexNotFound
+from ..rag.retrieval import Retriever, open_retriever
+from ..rag_config import RagConfig, load_rag_config
 from ..settings import Paths
 from ..sft.validation import load_and_validate
 from ..training.adapters import ADAPTERS
@@ -13,49 +12,47 @@ from ..training.pipeline import conversation_counter
 from ..training.settings import TrainingSettings
 from .adapters import attach_adapters, resolve_adapter_dirs
 from .answering import AskError, Consilium
-from .config import load_consilium_config
 from .evidence import DocumentFrequencies, EvidenceScorer
 from .raft import EvidenceAugmenter
 from .routing import Router
 
 
-def open_evidence(paths: Paths, knowledge: KnowledgeConfig) -> tuple[Retriever, EvidenceScorer]:
+def open_evidence(paths: Paths, config: RagConfig) -> tuple[Retriever, EvidenceScorer]:
     """The knowledge index's retriever and the evidence scorer over it; IndexNotFound when there is none."""
-    index = load_index(paths.index_dir)
-    embedder = Embedder(index.manifest["embedding_model"], knowledge.embedding_batch_size)
-    return (Retriever.from_config(index, embedder, knowledge),
-            EvidenceScorer(embedder, DocumentFrequencies.from_index(index)))
+    retriever = open_retriever(paths.index_dir, config)
+    return retriever, EvidenceScorer(retriever.embedder, DocumentFrequencies.from_index(retriever.index))
 
 
 def retrieval_augmenter(paths: Paths, settings: TrainingSettings, tokenizer) -> EvidenceAugmenter:
     """Retrieval-augmented variants for the SFT datasets, in the prompt shape `persona ask` uses."""
-    knowledge, config = load_config(paths.config_path), load_consilium_config(paths.config_path)
-    retriever, scorer = open_evidence(paths, knowledge)
+    config = load_rag_config(paths.config_path)
+    retriever, scorer = open_evidence(paths, config)
     count = conversation_counter(tokenizer)
     fits = lambda messages: count(messages) <= settings.max_seq_length  # noqa: E731
-    return EvidenceAugmenter(retriever, scorer, config.template(), config.tactics, config.top_k, tokenizer, fits)
+    consilium = config.consilium
+    return EvidenceAugmenter(retriever, scorer, consilium.template(), consilium.tactics, consilium.top_k, tokenizer, fits)
 
 
 def open_consilium(paths: Paths, *, settings: TrainingSettings | None = None, adapter_source: str | None = None,
                    uri: str | None = None, rag: bool = True, log=lambda message: None) -> Consilium:
     """`settings`: the run's training settings (base model, system prompt, languages); the defaults when None."""
-    knowledge, config = load_config(paths.config_path), load_consilium_config(paths.config_path)
+    config = load_rag_config(paths.config_path)
     settings = settings or TrainingSettings()
     retriever, embedder, scorer = None, None, None
     if rag:
         try:
-            retriever, scorer = open_evidence(paths, knowledge)
+            retriever, scorer = open_evidence(paths, config)
         except IndexNotFound as exc:
             raise AskError(f"{exc}; or ask with --no-rag") from exc
         embedder = retriever.embedder
     base = prepare_base_model(settings.base_model, log=log)
     tokenizer = load_tokenizer(base)
-    dirs, labels, notes = resolve_adapter_dirs(adapter_source or config.adapter_source,
+    dirs, labels, notes = resolve_adapter_dirs(adapter_source or config.consilium.adapter_source,
                                                paths.data_dir / "consilium" / "adapters", uri)
     adapters = attach_adapters(load_model(base), dirs, labels, notes)
     prompts = {key: [e.messages[0 if e.messages[0]["role"] == "user" else 1]["content"]
                      for e in load_and_validate(paths.materials_dir / spec.examples_folder, paths.materials_dir)[0]]
                for key, spec in ADAPTERS.items()}
     router = Router(embedder, prompts["sport"], prompts["core"])
-    return Consilium(tokenizer=tokenizer, adapters=adapters, retriever=retriever, router=router, config=config,
+    return Consilium(tokenizer=tokenizer, adapters=adapters, retriever=retriever, router=router, config=config.consilium,
                      settings=settings, scorer=scorer)

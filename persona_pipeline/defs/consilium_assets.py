@@ -35,10 +35,10 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
     from ..consilium.loading import open_consilium
     from ..training.pipeline import load_heldout
 
-    paths, knowledge, settings = persona_paths.paths(), persona_paths.knowledge_config(), training_settings.settings()
+    paths, rag, settings = persona_paths.paths(), persona_paths.rag_config(), training_settings.settings()
     announce = Announcer(context.log.info)
     consilium = open_consilium(paths, settings=settings, uri=mlflow_tracking.uri(), log=announce)
-    golden = load_golden_set(knowledge.golden_set)[: config.questions_per_set]
+    golden = load_golden_set(rag.evaluation.golden_set)[: config.questions_per_set]
     heldout = []
     for key, spec in ADAPTERS.items():
         for messages in load_heldout(spec, settings)[: config.questions_per_set]:

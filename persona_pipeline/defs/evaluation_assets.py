@@ -5,8 +5,7 @@ import json
 import dagster as dg
 
 from ..rag.evaluation import KS, evaluate_retrieval, hybrid_shortfalls, load_golden_set
-from ..rag.index_store import load_index
-from ..rag.retrieval import MODES, Retriever
+from ..rag.retrieval import MODES, open_retriever
 from .knowledge_assets import knowledge_index
 from .metadata import markdown_table
 from .resources import EmbedderResource, PersonaPaths
@@ -17,11 +16,11 @@ RESULTS = "retrieval_eval.json"
 @dg.asset(deps=[knowledge_index], group_name="evaluation", kinds={"python"}, owners=["team:persona"],
           description="recall@k and MRR of dense, BM25 and hybrid retrieval on the golden questions.")
 def retrieval_eval(persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
-    paths, config = persona_paths.paths(), persona_paths.knowledge_config()
-    if config.golden_set is None:
+    paths, config = persona_paths.paths(), persona_paths.rag_config()
+    if config.evaluation.golden_set is None:
         raise dg.Failure("no evaluation.golden_set in the knowledge config")
-    retriever = Retriever.from_config(load_index(paths.index_dir), embedder.load(config), config)
-    results = evaluate_retrieval(retriever, load_golden_set(config.golden_set))
+    retriever = open_retriever(paths.index_dir, config, embedder.load(config))
+    results = evaluate_retrieval(retriever, load_golden_set(config.evaluation.golden_set))
     out = paths.data_dir / "eval" / RESULTS
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, ensure_ascii=False, indent=1))
@@ -57,8 +56,7 @@ def hybrid_at_least_best_single_mode(persona_paths: PersonaPaths) -> dg.AssetChe
 
 @dg.asset_check(asset=retrieval_eval, description="Hybrid recall@5 stays above the threshold in the knowledge config.")
 def recall_at_5_above_threshold(persona_paths: PersonaPaths) -> dg.AssetCheckResult:
-    config = persona_paths.knowledge_config()
+    threshold = persona_paths.rag_config().evaluation.min_recall_at_5
     results = _results(persona_paths)
     recall = results["hybrid"]["recall@5"]
-    return dg.AssetCheckResult(passed=recall >= config.min_recall_at_5,
-                               metadata={"recall@5": recall, "threshold": config.min_recall_at_5})
+    return dg.AssetCheckResult(passed=recall >= threshold, metadata={"recall@5": recall, "threshold": threshold})

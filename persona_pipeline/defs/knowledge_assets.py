@@ -17,7 +17,7 @@ INDEX_WRITER_TAG = {"persona/writes": "knowledge_index"}
 @dg.asset(group_name=GROUP, kinds={"python"}, owners=["team:persona"],
           description="Every file in the materials folder parsed into a document, or reported with the reason it was skipped.")
 def knowledge_documents(context: dg.AssetExecutionContext, persona_paths: PersonaPaths) -> dg.MaterializeResult:
-    paths, config = persona_paths.paths(), persona_paths.knowledge_config()
+    paths, config = persona_paths.paths(), persona_paths.rag_config()
     summary = build.build_documents(paths, config)
     for item in summary.skipped:
         context.log.warning(f"skipped {item.path}: {item.reason}")
@@ -36,7 +36,7 @@ def knowledge_documents(context: dg.AssetExecutionContext, persona_paths: Person
 @dg.asset(deps=[knowledge_documents], group_name=GROUP, kinds={"python"}, owners=["team:persona"],
           description="Token-aware chunks that fit the embedder's window, with source, type, title and location.")
 def knowledge_chunks(persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
-    config = persona_paths.knowledge_config()
+    config = persona_paths.rag_config()
     model = embedder.load(config)
     chunks, rechunked = build.build_chunks(persona_paths.paths(), config, model)
     by_type: dict[str, int] = {}
@@ -58,7 +58,7 @@ def knowledge_chunks(persona_paths: PersonaPaths, embedder: EmbedderResource) ->
 @dg.asset(deps=[knowledge_chunks], group_name=GROUP, kinds={"python", "sqlite"}, owners=["team:persona"],
           description="Embeddings of every chunk, cached by content hash: unchanged text is never embedded twice.")
 def chunk_embeddings(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
-    config = persona_paths.knowledge_config()
+    config = persona_paths.rag_config()
     model = embedder.load(config)
     started = time.perf_counter()
     progress = Progress(context.log.info, "embedding new chunks", "chunks")
@@ -73,7 +73,7 @@ def chunk_embeddings(context: dg.AssetExecutionContext, persona_paths: PersonaPa
 @dg.asset(deps=[chunk_embeddings], group_name=GROUP, kinds={"faiss"}, owners=["team:persona"], tags={"persona/stage": "index"},
           description="Vectors (FAISS, or Qdrant by config) + BM25 + chunk store, written as a new immutable version and switched atomically.")
 def knowledge_index(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
-    paths, config = persona_paths.paths(), persona_paths.knowledge_config()
+    paths, config = persona_paths.paths(), persona_paths.rag_config()
     manifest, written = build.build_index(paths, config, embedder.load(config))
     context.log.info(f"index version {manifest['version']} ({'new' if written else 'unchanged'}): {manifest['chunks']} chunks")
     return dg.MaterializeResult(metadata=index_metadata(manifest, written, paths.index_dir))

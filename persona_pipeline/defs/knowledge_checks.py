@@ -27,7 +27,7 @@ def vector_count_matches_chunks(persona_paths: PersonaPaths) -> dg.AssetCheckRes
 
 @dg.asset_check(asset=knowledge_index, blocking=True, description="The index dimension equals the embedding model's.")
 def dimension_matches_model(persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.AssetCheckResult:
-    config = persona_paths.knowledge_config()
+    config = persona_paths.rag_config()
     try:
         index = load_index(persona_paths.paths().index_dir)
     except IndexNotFound:
@@ -39,7 +39,7 @@ def dimension_matches_model(persona_paths: PersonaPaths, embedder: EmbedderResou
 
 @dg.asset_check(asset=knowledge_index, description="No chunk is empty or longer than the embedder reads.")
 def no_empty_or_truncated_chunks(persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.AssetCheckResult:
-    window = embedder.load(persona_paths.knowledge_config()).window
+    window = embedder.load(persona_paths.rag_config()).window
     chunks = read_chunks(persona_paths.paths())
     empty = [c.chunk_id for c in chunks if not c.text.strip()]
     too_long = [c.chunk_id for c in chunks if c.n_tokens > window]

@@ -5,8 +5,8 @@ from functools import lru_cache
 
 import dagster as dg
 
-from ..knowledge_config import KnowledgeConfig, load_config
 from ..rag.embedding import Embedder
+from ..rag_config import RagConfig, load_rag_config
 from ..settings import Paths
 from ..training.settings import TrainingSettings
 from ..training.tracking import tracking_uri
@@ -28,8 +28,8 @@ class PersonaPaths(dg.ConfigurableResource):
     def paths(self) -> Paths:
         return Paths.resolve(self.materials_dir, self.data_dir, self.config_path)
 
-    def knowledge_config(self) -> KnowledgeConfig:
-        return load_config(self.paths().config_path)
+    def rag_config(self) -> RagConfig:
+        return load_rag_config(self.paths().config_path)
 
 
 class MlflowTracking(dg.ConfigurableResource):
@@ -47,8 +47,8 @@ class EmbedderResource(dg.ConfigurableResource):
     model: str = ""
     batch_size: int = 0
 
-    def load(self, config: KnowledgeConfig) -> Embedder:
-        return _cached_embedder(self.model or config.embedding_model, self.batch_size or config.embedding_batch_size)
+    def load(self, config: RagConfig) -> Embedder:
+        return _cached_embedder(self.model or config.embedding.model, self.batch_size or config.embedding.batch_size)
 
 
 @lru_cache(maxsize=2)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from .guards import link_refusal
 
-if TYPE_CHECKING:  # the sensor and `persona index`'s up-to-date check use this module without the parsers
-    from ..knowledge_config import KnowledgeConfig
+if TYPE_CHECKING:  # `persona index`'s up-to-date check uses this module and stays clear of pydantic
+    from ..rag_config import RagConfig
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def classify(materials_dir: Path, config: KnowledgeConfig) -> tuple[list[SourceFile], list[Skipped]]:
+def classify(materials_dir: Path, config: RagConfig) -> tuple[list[SourceFile], list[Skipped]]:
     """Assign each file a knowledge type and parser; report the rest (unknown type or extension,
     too large, exact duplicates of an earlier file)."""
     accepted, skipped, seen = [], [], {}
@@ -58,7 +58,7 @@ def classify(materials_dir: Path, config: KnowledgeConfig) -> tuple[list[SourceF
         if refusal:
             skipped.append(Skipped(rel, None, refusal))
             continue
-        kind = next((t for t in config.types.values() if any(_glob(g).match(rel) for g in t.globs)), None)
+        kind = next((t for t in config.knowledge_types.values() if any(_glob(g).match(rel) for g in t.globs)), None)
         kind = kind or config.type_by_extension(absolute.suffix.lower().lstrip("."))
         if kind is None:
             skipped.append(Skipped(rel, None, "not covered by any knowledge type in the config"))
@@ -70,8 +70,8 @@ def classify(materials_dir: Path, config: KnowledgeConfig) -> tuple[list[SourceF
             skipped.append(Skipped(rel, kind.name, f"unsupported extension '.{ext}' for {kind.name} (expected one of: {known})"))
             continue
         size = absolute.stat().st_size
-        if size > config.max_file_bytes:
-            skipped.append(Skipped(rel, kind.name, f"file too large: {size / 2**20:.1f} MiB > limit {config.max_file_bytes / 2**20:.0f} MiB"))
+        if size > config.limits.max_file_bytes:
+            skipped.append(Skipped(rel, kind.name, f"file too large: {size / 2**20:.1f} MiB > limit {config.limits.max_file_bytes / 2**20:.0f} MiB"))
             continue
         sha = file_sha256(absolute)
         if sha in seen:

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..knowledge_config import KnowledgeConfig
+from ..rag_config import RagConfig
 from .discovery import Skipped, SourceFile, classify
 from .document import Document, MaterialError
 from .guards import read_within_limit, unpacked_size_refusal
-from .parsers import PARSERS
+from .parsers import PARSERS, check_parser_names
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,11 @@ class LoadResult:
     reports: dict[str, list[str]] = field(default_factory=dict)   # every row problem, per file
 
 
-def load_materials(materials_dir: Path, config: KnowledgeConfig,
+def load_materials(materials_dir: Path, config: RagConfig,
                    parsed_before: Callable[[SourceFile], Document | None] = lambda source: None) -> LoadResult:
     """`parsed_before(source)` returns the document an earlier run parsed from the same bytes with the same
     parser, so that an unchanged file is not read and parsed again."""
+    check_parser_names(config)
     accepted, skipped = classify(materials_dir, config)
     result = LoadResult(skipped=list(skipped))
     for source in accepted:
@@ -62,9 +63,9 @@ def load_materials(materials_dir: Path, config: KnowledgeConfig,
     return result
 
 
-def _parse(path: Path, source: SourceFile, config: KnowledgeConfig) -> Document:
-    data = read_within_limit(path, config.max_file_bytes)
-    refusal = unpacked_size_refusal(data, config.max_unpacked_bytes)
+def _parse(path: Path, source: SourceFile, config: RagConfig) -> Document:
+    data = read_within_limit(path, config.limits.max_file_bytes)
+    refusal = unpacked_size_refusal(data, config.limits.max_unpacked_bytes)
     if refusal:
         raise MaterialError(refusal)
     return PARSERS[source.parser](data, source.path)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..rag_config import ConfigError, RagConfig
 from .device_files import parse_fit, parse_gpx, parse_tcx
 from .diaries import parse_diary
 from .docx import parse_docx
@@ -32,3 +33,12 @@ PARSERS: dict[str, Parser] = {
     "gpx": parse_gpx,
     "tcx": parse_tcx,
 }
+
+
+def check_parser_names(config: RagConfig) -> None:
+    """Every parser the knowledge types name exists (the config cannot check it: the parsers live here)."""
+    for kind in config.knowledge_types.values():
+        unknown = sorted(set(kind.formats.values()) - set(PARSERS))
+        if unknown:
+            raise ConfigError(f"{config.source}: knowledge_types.{kind.name}.formats: unknown parser(s) {unknown}; "
+                              f"known: {sorted(PARSERS)}")

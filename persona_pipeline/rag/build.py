@@ -23,7 +23,7 @@ from ..ingest.discovery import Skipped, SourceFile
 from ..ingest.document import Block, Document
 from ..ingest.loading import LoadedDocument, load_materials
 from ..ingest.reports import report_name, reported_files, write_reports
-from ..knowledge_config import KnowledgeConfig
+from ..rag_config import RagConfig
 from ..settings import Paths
 from . import sources
 from .chunking import Chunk, Chunker
@@ -49,7 +49,7 @@ class DocumentsSummary:
     warnings: dict[str, list[str]]
 
 
-def build_documents(paths: Paths, config: KnowledgeConfig) -> DocumentsSummary:
+def build_documents(paths: Paths, config: RagConfig) -> DocumentsSummary:
     remove_leftovers(paths.knowledge_dir)  # temp files of a run killed mid-write
     sources.take_snapshot(paths)  # before reading: a file changed during the run shows up as changed next time
     parser_code = sources.code_fingerprint("ingest")
@@ -91,7 +91,7 @@ def _earlier_documents(paths: Paths, parser_code: str) -> dict[tuple, Document]:
         return {}
 
 
-def build_chunks(paths: Paths, config: KnowledgeConfig, embedder: Embedder) -> tuple[list[Chunk], int]:
+def build_chunks(paths: Paths, config: RagConfig, embedder: Embedder) -> tuple[list[Chunk], int]:
     """All chunks, and how many documents had to be chunked (the others kept the previous run's chunks;
     the embedder's tokenizer loads only if some document is new or changed)."""
     documents, _ = read_documents(paths)
@@ -104,7 +104,7 @@ def build_chunks(paths: Paths, config: KnowledgeConfig, embedder: Embedder) -> t
         if loaded.source.path in earlier:
             chunks += earlier[loaded.source.path]
             continue
-        kind = config.types[loaded.source.kind]
+        kind = config.knowledge_types[loaded.source.kind]
         chunks += chunker.chunk(loaded.document, kind.name, kind.chunk_tokens, kind.overlap_tokens)
         rechunked += 1
     _atomic_lines(paths.knowledge_dir / CHUNKS, [json.dumps(c.to_json(), ensure_ascii=False) for c in chunks])
@@ -112,8 +112,8 @@ def build_chunks(paths: Paths, config: KnowledgeConfig, embedder: Embedder) -> t
     return chunks, rechunked
 
 
-def _chunk_key(loaded: LoadedDocument, config: KnowledgeConfig, model: str, chunker_code: str) -> str:
-    kind = config.types[loaded.source.kind]
+def _chunk_key(loaded: LoadedDocument, config: RagConfig, model: str, chunker_code: str) -> str:
+    kind = config.knowledge_types[loaded.source.kind]
     parts = (loaded.source.sha256, loaded.source.parser, kind.name, kind.chunk_tokens, kind.overlap_tokens, model, chunker_code)
     return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()
 
@@ -167,7 +167,7 @@ def file_status(documents: list[LoadedDocument], skipped: list[Skipped], chunks:
     return dict(sorted(status.items()))
 
 
-def build_index(paths: Paths, config: KnowledgeConfig, embedder: Embedder) -> tuple[dict, bool]:
+def build_index(paths: Paths, config: RagConfig, embedder: Embedder) -> tuple[dict, bool]:
     documents, skipped = read_documents(paths)
     chunks, vectors, _ = embed_chunks(paths, embedder)
     manifest, written = write_index(paths.index_dir, chunks, vectors, model=embedder.name, dim=embedder.dim,

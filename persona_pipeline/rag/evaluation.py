@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from ..knowledge_config import LANGUAGES
+from ..rag_config import LANGUAGES
 from .retrieval import MODES, Retriever, query_language
 
 KS = (1, 3, 5, 10)

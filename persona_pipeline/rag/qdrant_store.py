@@ -23,8 +23,9 @@ import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
+from ..rag_config import IndexConfig
 from .chunking import Chunk
-from .vector_store import DenseVectors, StoreConfig, VectorStore, VectorStoreUnavailable, VersionInfo
+from .vector_store import DenseVectors, VectorStore, VectorStoreUnavailable, VersionInfo
 
 POINTS_FILE = "qdrant_points.npy"
 BATCH = 512  # points per upsert request
@@ -86,10 +87,10 @@ class QdrantStore(VectorStore):
         self.location, self.collection, self.index_dir = location, collection, index_dir
 
     @classmethod
-    def from_config(cls, config: StoreConfig, index_dir: Path) -> "QdrantStore":
-        location = ({"url": config.qdrant_url, "api_key_env": config.qdrant_api_key_env} if config.qdrant_url
-                    else {"path": config.qdrant_path or "qdrant"})
-        return cls(location, config.qdrant_collection, index_dir)
+    def from_config(cls, config: IndexConfig, index_dir: Path) -> "QdrantStore":
+        qdrant = config.qdrant
+        location = {"url": qdrant.url, "api_key_env": qdrant.api_key_env} if qdrant.url else {"path": qdrant.path or "qdrant"}
+        return cls(location, qdrant.collection, index_dir)
 
     def describe(self) -> dict:
         return {"kind": "qdrant", "collection": self.collection, **self.location}

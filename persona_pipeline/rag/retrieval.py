@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from ..knowledge_config import RANKINGS, KnowledgeConfig, equal_weights
+from ..rag_config import MODES, RANKINGS, RagConfig, RetrievalConfig, equal_weights
 from .chunking import Chunk
-from .index_store import KnowledgeIndex
+from .embedding import Embedder
+from .index_store import KnowledgeIndex, load_index
 from .lexical import tokenize
 
-MODES = ("hybrid", "dense", "bm25")
 _LETTER = re.compile(r"[^\W\d_]")
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 
@@ -56,7 +57,7 @@ class Retriever:
         self.weights = weights or equal_weights()
 
     @classmethod
-    def from_config(cls, index: KnowledgeIndex, embedder, config: KnowledgeConfig) -> "Retriever":
+    def from_config(cls, index: KnowledgeIndex, embedder, config: RetrievalConfig) -> "Retriever":
         return cls(index, embedder, config.candidates, config.rrf_k, config.fusion_weights)
 
     def search(self, query: str, k: int = 5, kind: str | None = None, mode: str = "hybrid") -> list[Hit]:
@@ -105,3 +106,11 @@ class Retriever:
             mask = np.array([vid in allowed for vid in self.index.bm25_ids.tolist()], dtype=np.float32)
         found, scores = self.index.bm25.retrieve([tokens], k=min(pool, rows), show_progress=False, weight_mask=mask)
         return [(int(self.index.bm25_ids[r]), float(s)) for r, s in zip(found[0], scores[0]) if s > 0]
+
+
+def open_retriever(index_dir: Path, config: RagConfig, embedder: Embedder | None = None) -> Retriever:
+    """The current index version, searchable as the config says; with the embedding model the index was
+    built with unless `embedder` is given. IndexNotFound when there is no index yet."""
+    index = load_index(index_dir)
+    embedder = embedder or Embedder(index.manifest["embedding_model"], config.embedding.batch_size)
+    return Retriever.from_config(index, embedder, config.retrieval)

@@ -15,27 +15,19 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from ..rag_config import IndexConfig
 from .chunking import Chunk
 
 FAISS_FILE = "vectors.faiss"
-STORES = ("faiss", "qdrant")
+# an IVF index has this many lists per square root of its vector count (FAISS's guideline is 4 to 16:
+# more lists, shorter scans per probe)
+IVF_LISTS_PER_ROOT = 4
 # IVF search visits this many lists at least, and a sixteenth of them on big indexes
 MIN_NPROBE, NPROBE_SHARE = 8, 16
 
 
 class VectorStoreUnavailable(Exception):
     """The store named by the manifest or the config cannot be reached or opened."""
-
-
-@dataclass(frozen=True)
-class StoreConfig:
-    """`index:` of RAG_config.yaml. A relative Qdrant path is resolved against the index folder."""
-    kind: str = "faiss"
-    exact_search_max_vectors: int = 100_000
-    qdrant_path: str | None = None
-    qdrant_url: str | None = None
-    qdrant_api_key_env: str | None = None
-    qdrant_collection: str = "persona_knowledge"
 
 
 @dataclass(frozen=True)
@@ -93,7 +85,7 @@ class FaissStore(VectorStore):
         if len(chunks) <= self.exact_max:
             index, layout = faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), "IDMap2,FlatIP"
         else:
-            nlist = int(4 * np.sqrt(len(chunks)))
+            nlist = int(IVF_LISTS_PER_ROOT * np.sqrt(len(chunks)))
             index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
             index.train(contiguous)
             layout = f"IVF{nlist},FlatIP"
@@ -135,8 +127,9 @@ class FaissVectors(DenseVectors):
         return self._selectors[kind]
 
 
-def make_store(config: StoreConfig, index_dir: Path) -> VectorStore:
-    if config.kind == "qdrant":
+def make_store(config: IndexConfig, index_dir: Path) -> VectorStore:
+    """The store `index:` of RAG_config.yaml names; a relative Qdrant path is resolved against `index_dir`."""
+    if config.store == "qdrant":
         from .qdrant_store import QdrantStore  # qdrant-client is imported only by those who use it
 
         return QdrantStore.from_config(config, index_dir)
