@@ -1,14 +1,17 @@
 """One training-settings resource for every adapter asset: a run-config change reaches the dataset, the
 training run and the evaluation alike, so nothing trains with one setting and evaluates with another."""
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 import pytest
 from mlflow import MlflowClient
 
-from conftest import SAMPLES, metadata, train_core
+from conftest import PROJECT, SAMPLES, metadata, train_core
 from persona_pipeline.sft.dataset import load_latest
-from persona_pipeline.training.settings import TrainingSettings
+from persona_pipeline.training.settings import DEFAULTS_ENV, TrainingSettings
 
 # above the sample examples' longest conversation, so every example stays valid, and not the default
 MAX_SEQ_LENGTH = 640
@@ -38,3 +41,15 @@ def test_a_misspelt_setting_is_refused_by_name(tmp_path):
     with pytest.raises(dg.DagsterInvalidConfigError, match="max_seq_lenght"):
         train_core(SAMPLES, tmp_path / "data", dg.DagsterInstance.ephemeral(), f"sqlite:///{tmp_path / 'mlflow.db'}",
                    max_seq_lenght=MAX_SEQ_LENGTH)
+
+
+def test_a_misspelt_key_in_a_defaults_file_is_refused_by_name(tmp_path):
+    defaults = tmp_path / "defaults.yaml"
+    defaults.write_text("max_stpes: 3\nlora_r: sixteen\n")
+    env = {**os.environ, DEFAULTS_ENV: str(defaults), "PYTHONPATH": str(PROJECT)}
+    done = subprocess.run([sys.executable, "-c", "import persona_pipeline.training.settings"], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("persona_pipeline.training.settings.TrainingSettingsError: ")
+    assert f"{defaults} over " in error and "max_stpes: unknown key" in error and "lora_r: " in error

@@ -1,4 +1,4 @@
-"""Training hyper-parameters, defaults from defaults.yaml."""
+"""Training hyper-parameters: their names and types, and their defaults from defaults.yaml."""
 from __future__ import annotations
 
 import hashlib
@@ -7,45 +7,66 @@ import os
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 DEFAULTS_ENV = "PERSONA_TRAINING_DEFAULTS"  # a YAML file whose keys replace the shipped defaults
+SHIPPED = Path(__file__).with_name("defaults.yaml")
 
 
-def _defaults() -> dict:
-    values = yaml.safe_load(Path(__file__).with_name("defaults.yaml").read_text(encoding="utf-8"))
-    override = os.environ.get(DEFAULTS_ENV)
-    if override:
-        values.update(yaml.safe_load(Path(override).read_text(encoding="utf-8")) or {})
-    return values
+class TrainingSettingsError(Exception):
+    pass
 
 
-DEFAULTS = _defaults()
+class TrainingFields(BaseModel):
+    """The training settings' names and types; defaults.yaml holds their values."""
 
+    model_config = ConfigDict(extra="forbid")   # a misspelt key in a defaults file is an error, not ignored
 
-class TrainingSettings(BaseModel):
-    base_model: str = DEFAULTS["base_model"]
-    base_model_languages: list[str] = DEFAULTS["base_model_languages"]
-    system_prompt: str = DEFAULTS["system_prompt"]
-    max_seq_length: int = DEFAULTS["max_seq_length"]
-    retrieval_augmented: bool = DEFAULTS["retrieval_augmented"]
-    eval_fraction: float = DEFAULTS["eval_fraction"]
-    seed: int = DEFAULTS["seed"]
-    lora_r: int = DEFAULTS["lora_r"]
-    lora_alpha: int = DEFAULTS["lora_alpha"]
-    lora_dropout: float = DEFAULTS["lora_dropout"]
-    target_modules: list[str] = DEFAULTS["target_modules"]
-    max_steps: int = DEFAULTS["max_steps"]
-    learning_rate: float = DEFAULTS["learning_rate"]
-    batch_size: int = DEFAULTS["batch_size"]
-    gradient_accumulation_steps: int = DEFAULTS["gradient_accumulation_steps"]
-    warmup_ratio: float = DEFAULTS["warmup_ratio"]
-    eval_steps: int = DEFAULTS["eval_steps"]
-    early_stopping_patience: int = DEFAULTS["early_stopping_patience"]
-    logging_steps: int = DEFAULTS["logging_steps"]
-    sample_generations: int = DEFAULTS["sample_generations"]
-    sample_max_new_tokens: int = DEFAULTS["sample_max_new_tokens"]
+    base_model: str
+    base_model_languages: list[str]
+    system_prompt: str
+    max_seq_length: int
+    retrieval_augmented: bool
+    eval_fraction: float
+    seed: int
+    lora_r: int
+    lora_alpha: int
+    lora_dropout: float
+    target_modules: list[str]
+    max_steps: int
+    learning_rate: float
+    batch_size: int
+    gradient_accumulation_steps: int
+    warmup_ratio: float
+    eval_steps: int
+    early_stopping_patience: int
+    logging_steps: int
+    sample_generations: int
+    sample_max_new_tokens: int
 
     def fingerprint(self) -> str:
         """Identifies a training setup, so a checkpoint is only resumed by the same setup."""
         return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _defaults() -> TrainingFields:
+    values = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
+    override = os.environ.get(DEFAULTS_ENV)
+    if override:
+        values.update(yaml.safe_load(Path(override).read_text(encoding="utf-8")) or {})
+    try:
+        return TrainingFields.model_validate(values)
+    except ValidationError as exc:
+        source = f"{override} over {SHIPPED}" if override else str(SHIPPED)
+        raise TrainingSettingsError("; ".join(f"{source}: {'.'.join(map(str, e['loc']))}: "
+                                              f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
+                                              for e in exc.errors())) from exc
+
+
+DEFAULTS = _defaults()
+# each field's default is its defaults.yaml value, not filled in at validation: Dagster reads a resource's
+# defaults from its fields, so a Launchpad edit of one setting keeps the others
+TrainingSettings = create_model(
+    "TrainingSettings", __base__=TrainingFields, __module__=__name__,
+    __doc__="Training hyper-parameters, defaults from defaults.yaml (or the file PERSONA_TRAINING_DEFAULTS names).",
+    **{name: (field.annotation, getattr(DEFAULTS, name)) for name, field in TrainingFields.model_fields.items()})
