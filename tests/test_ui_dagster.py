@@ -77,7 +77,7 @@ def test_knowledge_assets_materialize_from_the_asset_graph(dagster_ui, page):
     expect(page.get_by_text(re.compile(r"embedding new chunks: \d+/\d+ chunks.*ETA")).first).to_be_visible()
 
     page.goto(f"{dagster_ui.url}/assets/knowledge_index")
-    expect(page.get_by_text("FAISS + BM25 + chunk store")).to_be_visible()
+    expect(page.get_by_text("+ BM25 + chunk store, written as a new immutable version")).to_be_visible()
     for definition in ("persona", "faiss", "materials_sensor", "reindex_knowledge"):  # owner, kind, automation
         expect(page.get_by_text(definition, exact=True).first).to_be_visible()
     vectors = metadata_value(page, "vectors")
