@@ -7,6 +7,7 @@ them). Switching to SportMind alone would drop the worldview the seed asks to ke
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +56,11 @@ def attach_adapters(base_model, dirs: dict[str, Path], labels: dict[str, str], n
     from peft import PeftModel
 
     keys = list(dirs)
-    model = PeftModel.from_pretrained(base_model, str(dirs[keys[0]]), adapter_name=keys[0])
+    with warnings.catch_warnings():
+        # peft asks the base model `is_gradient_checkpointing`, a name transformers now warns is deprecated:
+        # a FutureWarning on every `persona ask` that no user can act on
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+        model = PeftModel.from_pretrained(base_model, str(dirs[keys[0]]), adapter_name=keys[0])
     for key in keys[1:]:
         model.load_adapter(str(dirs[key]), adapter_name=key)
     if {"core", "sport"} <= set(dirs):
