@@ -7,6 +7,7 @@ from ..rag.evaluation import load_golden_set
 from ..settings import PROJECT_DIR
 from ..training.adapters import ADAPTERS
 from ..training.tracking import run_url, use_experiment
+from .grouping import EVALUATION, in_group
 from .metadata import image, markdown_table
 from .resources import MlflowTracking, PersonaPaths, TrainingSettingsResource
 
@@ -22,8 +23,7 @@ class ConsiliumEvalConfig(dg.Config):
     max_new_tokens: int = 48
 
 
-@dg.asset(deps=["knowledge_index", "core_self_eval", "sport_mind_eval"], group_name="evaluation", kinds={"mlflow"},
-          owners=["team:persona"],
+@dg.asset(deps=["knowledge_index", "core_self_eval", "sport_mind_eval"], kinds={"mlflow"},
           description="base / base+RAG / adapters / adapters+RAG / evidence alone side by side on golden, held-out and grounded questions, tracked in MLflow.")
 def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfig, persona_paths: PersonaPaths,
                    mlflow_tracking: MlflowTracking, training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
@@ -33,7 +33,7 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
     from ..consilium.grounded_eval import CONFIGURATIONS, METRICS as GROUNDED_METRICS
     from ..consilium.grounded_set import load_grounded_set, spread
     from ..consilium.loading import open_consilium
-    from ..training.pipeline import load_heldout
+    from ..sft.adapter_data import load_heldout
 
     paths, rag, settings = persona_paths.paths(), persona_paths.rag_config(), training_settings.settings()
     announce = Announcer(context.log.info)
@@ -96,3 +96,6 @@ def _figure(metrics: dict, grounded: dict):
     return charts.metric_bars(merged, {"fact_in_answer_when_retrieved": "gold fact in the answer (when retrieved)",
                                        "unsupported_number": "answers with a number in no excerpt",
                                        "answer_similarity": "similarity to held-out reference (cosine)"})
+
+
+defs = dg.Definitions(assets=in_group(EVALUATION, consilium_eval))
