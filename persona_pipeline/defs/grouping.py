@@ -1,8 +1,8 @@
-"""The UI groups (one per pipeline stage) and the owners of assets, set once per module or factory rather
-than on each decorator."""
+"""The UI groups of the adapter and evaluation stages (the knowledge group is knowledge_assets.GROUP) and the
+owners of every asset, set once per module or factory rather than on each decorator."""
 import dagster as dg
 
-KNOWLEDGE, SFT, TRAINING, EVALUATION = "knowledge", "sft", "training", "evaluation"
+SFT, TRAINING, EVALUATION = "sft", "training", "evaluation"
 OWNERS = ["team:persona"]
 
 

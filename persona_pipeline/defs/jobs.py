@@ -6,16 +6,15 @@ import json
 import dagster as dg
 
 from ..ingest.discovery import content_digest, snapshot
-from .grouping import KNOWLEDGE
-from .knowledge_assets import INDEX_WRITER_TAG
+from .knowledge_assets import GROUP, INDEX_WRITER_TAG
 from .resources import PersonaPaths
 
 reindex_job = dg.define_asset_job(
-    "reindex_knowledge", selection=dg.AssetSelection.groups(KNOWLEDGE), tags=INDEX_WRITER_TAG,
+    "reindex_knowledge", selection=dg.AssetSelection.groups(GROUP), tags=INDEX_WRITER_TAG,
     description="Parse, chunk, embed and index the materials folder; unchanged chunks are not re-embedded.")
 
 knowledge_and_eval_job = dg.define_asset_job(
-    "knowledge_and_eval", selection=dg.AssetSelection.groups(KNOWLEDGE) | dg.AssetSelection.assets("retrieval_eval"), tags=INDEX_WRITER_TAG,
+    "knowledge_and_eval", selection=dg.AssetSelection.groups(GROUP) | dg.AssetSelection.assets("retrieval_eval"), tags=INDEX_WRITER_TAG,
     description="The knowledge assets and the retrieval evaluation on the golden set.")
 
 @dg.sensor(job=reindex_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,

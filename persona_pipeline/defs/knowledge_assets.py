@@ -7,10 +7,11 @@ import dagster as dg
 from .. import charts
 from ..progress import Progress
 from ..rag import build
-from .grouping import KNOWLEDGE, in_group
+from .grouping import in_group
 from .metadata import image, markdown_table
 from .resources import EmbedderResource, PersonaPaths
 
+GROUP = "knowledge"  # the CLI and the knowledge jobs select these assets by it
 INDEX_WRITER_TAG = {"persona/writes": "knowledge_index"}
 
 
@@ -97,4 +98,4 @@ def index_metadata(manifest: dict, written: bool, index_dir) -> dict:
     }
 
 
-defs = dg.Definitions(assets=in_group(KNOWLEDGE, knowledge_documents, knowledge_chunks, chunk_embeddings, knowledge_index))
+defs = dg.Definitions(assets=in_group(GROUP, knowledge_documents, knowledge_chunks, chunk_embeddings, knowledge_index))
