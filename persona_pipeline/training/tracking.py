@@ -159,11 +159,12 @@ class RunLogger:
     Creating one imports mlflow and selects the experiment."""
 
     def __init__(self, uri: str | None = None, experiment: str = EXPERIMENT):
-        from mlflow import MlflowClient
+        import mlflow
 
+        self._mlflow = mlflow  # imported here, not with the module: see the module docstring
         self.uri = tracking_uri(uri)
         self.experiment_id = use_experiment(self.uri, experiment)
-        self.client = MlflowClient(self.uri)
+        self.client = mlflow.MlflowClient(self.uri)
         self.run_id: str | None = None
 
     def close_abandoned_runs(self) -> list[str]:
@@ -172,65 +173,45 @@ class RunLogger:
     @contextmanager
     def new_run(self, name: str, tags: dict[str, str]) -> Iterator[RunLogger]:
         """A run tagged with the process that owns it, so a later one can tell it was abandoned."""
-        import mlflow
-
-        with mlflow.start_run(run_name=name, tags={**tags, **owner_tags()}) as run:
+        with self._mlflow.start_run(run_name=name, tags={**tags, **owner_tags()}) as run:
             self.run_id = run.info.run_id
             yield self
 
     @contextmanager
     def reopened(self, run_id: str) -> Iterator[RunLogger]:
-        import mlflow
-
-        with mlflow.start_run(run_id=run_id):
+        with self._mlflow.start_run(run_id=run_id):
             self.run_id = run_id
             yield self
 
     def log_params(self, params: dict) -> None:
-        import mlflow
-
         # MLflow stores parameters as strings; a list as JSON reads back unambiguously
-        mlflow.log_params({k: json.dumps(v) if isinstance(v, list) else v for k, v in params.items()})
+        self._mlflow.log_params({k: json.dumps(v) if isinstance(v, list) else v for k, v in params.items()})
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        import mlflow
-
-        mlflow.log_metrics(metrics, step=step)
+        self._mlflow.log_metrics(metrics, step=step)
 
     def set_tags(self, tags: dict[str, str]) -> None:
-        import mlflow
-
-        mlflow.set_tags(tags)
+        self._mlflow.set_tags(tags)
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        import mlflow
-
-        mlflow.log_text(text, artifact_file)
+        self._mlflow.log_text(text, artifact_file)
 
     def log_table(self, columns: dict[str, list], artifact_file: str) -> None:
-        import mlflow
-
-        mlflow.log_table(columns, artifact_file=artifact_file)
+        self._mlflow.log_table(columns, artifact_file=artifact_file)
 
     def log_figure(self, figure, artifact_file: str) -> None:
-        import mlflow
-
-        mlflow.log_figure(figure, artifact_file)
+        self._mlflow.log_figure(figure, artifact_file)
 
     def log_artifacts(self, folder: Path, artifact_path: str) -> None:
-        import mlflow
-
-        mlflow.log_artifacts(str(folder), artifact_path=artifact_path)
+        self._mlflow.log_artifacts(str(folder), artifact_path=artifact_path)
 
     def log_dataset(self, frame: pd.DataFrame, *, source: Path, name: str, digest: str, context: str) -> None:
-        import mlflow
-
         with warnings.catch_warnings():
             # MLflow registers its local-path source twice and warns that a path "can be interpreted in
             # multiple ways" (both the same class); nothing for a user to act on
             warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
-            dataset = mlflow.data.from_pandas(frame, source=str(source), name=name, digest=digest)
-        mlflow.log_input(dataset, context=context)
+            dataset = self._mlflow.data.from_pandas(frame, source=str(source), name=name, digest=digest)
+        self._mlflow.log_input(dataset, context=context)
 
     def register(self, name: str, tags: dict) -> str:
         """This run's adapter as a new version of the registered model `name`; its version number."""
