@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from peft import PeftModel
+
 from ..progress import Log
 from ..settings import Paths
 from ..sft.adapter_data import load_heldout
@@ -27,8 +29,6 @@ def score_on_heldout(base: BaseModel, adapters: dict[str, Path], heldout: list[l
                      *, with_base: bool = False) -> HeldoutScores:
     """Every adapter loaded onto one base model and scored in turn by the same code, so neither side of
     a comparison is favoured; `with_base` scores the base model alone too."""
-    from peft import PeftModel
-
     tokenizer = load_tokenizer(base)
     model, losses = None, {}
     for name, folder in adapters.items():
