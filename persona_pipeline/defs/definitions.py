@@ -6,18 +6,18 @@ import dagster as dg
 from . import adapter_assets, consilium_assets, evaluation_assets, jobs, knowledge_assets, knowledge_checks
 from .resources import EmbedderResource, MlflowTracking, PersonaPaths, TrainingSettingsResource
 
-# each module's assets, checks and jobs
-PIPELINE = dg.Definitions.merge(knowledge_assets.defs, knowledge_checks.defs, evaluation_assets.defs, adapter_assets.defs,
-                                consilium_assets.defs, jobs.defs)
-
 
 def build_definitions(materials: str | None = None, data: str | None = None) -> dg.Definitions:
-    return dg.Definitions.merge(PIPELINE, dg.Definitions(
-        # one process per run: the embedder and base model load once instead of once per step
-        executor=dg.in_process_executor,
-        resources={"persona_paths": PersonaPaths.from_environment(materials, data), "embedder": EmbedderResource(),
-                   "mlflow_tracking": MlflowTracking(), "training_settings": TrainingSettingsResource()},
-    ))
+    # each module's assets, checks and jobs; no other Definitions at module scope: Dagster loads only one
+    return dg.Definitions.merge(
+        knowledge_assets.defs, knowledge_checks.defs, evaluation_assets.defs, adapter_assets.defs, consilium_assets.defs,
+        jobs.defs,
+        dg.Definitions(
+            # one process per run: the embedder and base model load once instead of once per step
+            executor=dg.in_process_executor,
+            resources={"persona_paths": PersonaPaths.from_environment(materials, data), "embedder": EmbedderResource(),
+                       "mlflow_tracking": MlflowTracking(), "training_settings": TrainingSettingsResource()}),
+    )
 
 
 defs = build_definitions()
