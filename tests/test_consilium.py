@@ -14,9 +14,11 @@ from persona_pipeline.consilium.answering import AskError
 from persona_pipeline.consilium.faithfulness import unsupported_numbers
 from persona_pipeline.consilium.loading import open_consilium
 from persona_pipeline.settings import Paths
+from persona_pipeline.sft.adapter_data import build_sft_dataset
 from persona_pipeline.training.adapters import ADAPTERS
 from persona_pipeline.training.base_model import prepare_base_model
-from persona_pipeline.training.pipeline import build_sft_dataset, evaluate_and_promote, train_adapter
+from persona_pipeline.training.pipeline import train_adapter
+from persona_pipeline.training.promotion import evaluate_and_promote
 from persona_pipeline.training.settings import TrainingSettings
 
 TAPER = "How long does the marathon taper last, and how much does the volume fall?"

@@ -96,3 +96,31 @@ def test_auto_precision_measures_once_where_bf16_is_native_and_never_where_it_is
     assert record["precision"] == chosen in ("fp32", "bf16") and record["bf16_speedup"] > 0
     monkeypatch.setattr(training_precision_module, "calibrate", lambda model: pytest.fail("measured twice"))
     assert choose_precision(tiny_base, settings) == chosen
+
+
+def test_adapters_scored_on_one_base_each_score_as_they_do_alone(tmp_path, tiny_base):
+    """The champion comparison loads candidate and champion onto one base model: each must be scored with
+    itself active, and the base alone with both switched off."""
+    import torch
+    from peft import get_peft_model
+
+    from persona_pipeline.sft.adapter_data import load_heldout
+    from persona_pipeline.training.adapters import ADAPTERS
+    from persona_pipeline.training.lora import lora_config
+    from persona_pipeline.training.promotion import BASE, score_on_heldout
+
+    settings = TrainingSettings(max_seq_length=256)
+    folders = {}
+    for seed, name in enumerate(("candidate", "champion")):
+        torch.manual_seed(seed)
+        config = lora_config(settings)
+        config.init_lora_weights = False  # random, so the two adapters and the base model all differ
+        get_peft_model(load_model(tiny_base), config).save_pretrained(str(tmp_path / name))
+        folders[name] = tmp_path / name
+    heldout = load_heldout(ADAPTERS["core"], settings)[:4]
+    together = score_on_heldout(tiny_base, folders, heldout, settings, with_base=True).losses
+    alone = {name: score_on_heldout(tiny_base, {name: folder}, heldout, settings).losses[name] for name, folder in folders.items()}
+    tokenizer = load_tokenizer(tiny_base)
+    assert together[BASE] == pytest.approx(assistant_token_loss(load_model(tiny_base), tokenizer, heldout, 256))
+    assert together["candidate"] == pytest.approx(alone["candidate"]) and together["champion"] == pytest.approx(alone["champion"])
+    assert len({round(v, 4) for v in together.values()}) == 3, together

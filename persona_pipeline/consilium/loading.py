@@ -5,10 +5,10 @@ from ..rag.index_store import IndexNotFound
 from ..rag.retrieval import Retriever, open_retriever
 from ..rag_config import RagConfig, load_rag_config
 from ..settings import Paths
+from ..sft.adapter_data import conversation_counter
 from ..sft.validation import load_and_validate
 from ..training.adapters import ADAPTERS
 from ..training.base_model import load_model, load_tokenizer, prepare_base_model
-from ..training.pipeline import conversation_counter
 from ..training.settings import TrainingSettings
 from .adapters import attach_adapters, resolve_adapter_dirs
 from .answering import AskError, Consilium

@@ -1,4 +1,5 @@
-"""SFT datasets, the base model, the two LoRA adapters and their evaluation, built by one factory per adapter.
+"""SFT datasets, the base model, the two LoRA adapters, their evaluation and training jobs, built by one factory
+per adapter.
 
 The training pipeline (trl, peft, datasets, mlflow: seconds of imports) is imported inside the assets, so
 that loading these definitions, which every run process and `persona index` does, stays fast.
@@ -12,12 +13,16 @@ from ..progress import Announcer
 from ..training.adapters import ADAPTERS, AdapterSpec
 from ..training.base_model import prepare_base_model
 from ..training.tracking import model_version_url, run_url
+from .grouping import EVALUATION, SFT, TRAINING, in_group
 from .metadata import image, markdown_table
 from .resources import MlflowTracking, PersonaPaths, TrainingSettingsResource
 
+PREVIEW_ROWS = 8    # training conversations shown in the dataset's metadata: enough to see its shape
+PREVIEW_CHARS = 80  # of each message in the preview: enough to recognise it, short enough for one table row
+TOKENS_PERCENTILE = 0.95  # tokens_p95: the length nearly every conversation fits in, less sensitive than the max
 
-@dg.asset(group_name="training", kinds={"transformers"}, owners=["team:persona"],
-          description="The base LLM as a local safetensors snapshot (the packaged SmolLM2 GGUF is converted once).")
+
+@dg.asset(kinds={"transformers"}, description="The base LLM as a local safetensors snapshot (the packaged SmolLM2 GGUF is converted once).")
 def base_model(context: dg.AssetExecutionContext, training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
     base = prepare_base_model(training_settings.base_model, log=Announcer(context.log.info))
     return dg.MaterializeResult(metadata={"model_id": base.model_id, "revision": base.revision[:16],
@@ -28,8 +33,10 @@ def _problem_table(problems) -> str:
     return markdown_table(["file", "line", "example", "field", "problem"], [[p.file, p.line, p.example_id, p.field, p.message] for p in problems])
 
 
-def build_adapter_assets(spec: AdapterSpec) -> list:
-    @dg.asset(name=spec.dataset_asset, deps=[base_model], group_name="sft", kinds={"huggingface"}, owners=["team:persona"],
+def build_adapter_definitions(spec: AdapterSpec) -> dg.Definitions:
+    """The adapter's dataset (with its blocking check), LoRA run and evaluation, and the job that runs them."""
+
+    @dg.asset(name=spec.dataset_asset, deps=[base_model], kinds={"huggingface"},
               description=f"{spec.title} worldview examples as a chat SFT dataset: validated, de-duplicated, split, saved with a digest.")
     def sft_dataset(context: dg.AssetExecutionContext, persona_paths: PersonaPaths,
                     training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
@@ -37,7 +44,7 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
         from ..rag.index_store import IndexNotFound
         from ..sft.dataset import EmptyDataset
         from ..training.base_model import load_tokenizer
-        from ..training.pipeline import build_sft_dataset, validate_examples
+        from ..sft.adapter_data import build_sft_dataset, validate_examples
 
         settings = training_settings.settings()
         base = prepare_base_model(settings.base_model, log=Announcer(context.log.info))
@@ -56,11 +63,12 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
         for problem in result.problems:
             context.log.warning(str(problem))
         data, lengths = result.dataset.data, sorted(result.token_lengths) or [0]
-        preview = [[r["id"], r["messages"][-2]["content"][:80], r["messages"][-1]["content"][:80]] for r in data["train"].select(range(min(8, len(data["train"]))))]
+        preview = [[r["id"], r["messages"][-2]["content"][:PREVIEW_CHARS], r["messages"][-1]["content"][:PREVIEW_CHARS]]
+                   for r in data["train"].select(range(min(PREVIEW_ROWS, len(data["train"]))))]
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(result.dataset.path)), "digest": result.dataset.digest[:16],
             "train": len(data["train"]), "eval": len(data["eval"]), "problems": len(result.problems),
-            "tokens_mean": round(statistics.mean(lengths), 1), "tokens_p95": lengths[int(0.95 * (len(lengths) - 1))],
+            "tokens_mean": round(statistics.mean(lengths), 1), "tokens_p95": lengths[int(TOKENS_PERCENTILE * (len(lengths) - 1))],
             "tokens_max": lengths[-1], "max_seq_length": settings.max_seq_length,
             "token_lengths": image(charts.token_histogram(lengths, f"{spec.title} conversation length (base tokenizer)", settings.max_seq_length),
                                    "conversation token lengths"),
@@ -70,15 +78,15 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
     @dg.asset_check(asset=spec.dataset_asset, name="examples_valid", blocking=True,
                     description="Every worldview example is valid; lists every problem with file, line or id, and field.")
     def examples_valid(persona_paths: PersonaPaths, training_settings: TrainingSettingsResource) -> dg.AssetCheckResult:
-        from ..training.pipeline import validate_examples
+        from ..sft.adapter_data import validate_examples
 
         _, problems = validate_examples(spec, persona_paths.paths(), training_settings.settings())
         return dg.AssetCheckResult(passed=not problems, metadata={
             "problems": len(problems),
             "details": dg.MetadataValue.md(_problem_table(problems))})
 
-    @dg.asset(name=spec.asset_name, deps=[spec.dataset_asset, base_model], group_name="training", kinds={"peft", "mlflow"},
-              owners=["team:persona"], tags={"persona/adapter": spec.key},
+    @dg.asset(name=spec.asset_name, deps=[spec.dataset_asset, base_model], kinds={"peft", "mlflow"},
+              tags={"persona/adapter": spec.key},
               description=f"The {spec.title} LoRA adapter: trained with trl, logged to MLflow, registered as {spec.registered_model}.")
     def lora(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, mlflow_tracking: MlflowTracking,
              training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
@@ -98,11 +106,11 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
             "mlflow_model_version": dg.MetadataValue.url(model_version_url(uri, spec.registered_model, outcome.version)),
             "mlflow_tracking_uri": uri})
 
-    @dg.asset(name=spec.eval_asset, deps=[spec.asset_name], group_name="evaluation", kinds={"mlflow"}, owners=["team:persona"],
+    @dg.asset(name=spec.eval_asset, deps=[spec.asset_name], kinds={"mlflow"},
               description=f"Compares the newest {spec.title} version with the champion on the held-out set; moves the alias only when better.")
     def adapter_eval(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, mlflow_tracking: MlflowTracking,
                      training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
-        from ..training.pipeline import evaluate_and_promote
+        from ..training.promotion import evaluate_and_promote
 
         trained = context.instance.get_latest_materialization_event(dg.AssetKey(spec.asset_name))
         if trained is None:
@@ -117,7 +125,12 @@ def build_adapter_assets(spec: AdapterSpec) -> list:
             "previous_champion": outcome.champion_version or "", "champion_heldout_loss": outcome.champion_loss,
             "max_seq_length": settings.max_seq_length})
 
-    return [sft_dataset, examples_valid, lora, adapter_eval]
+    train_job = dg.define_asset_job(
+        f"train_{spec.key}", description=f"Dataset, {spec.title} adapter and its evaluation against the champion.",
+        selection=dg.AssetSelection.assets(spec.dataset_asset, spec.asset_name, spec.eval_asset).upstream(depth=1))
+    return dg.Definitions(assets=[*in_group(SFT, sft_dataset), *in_group(TRAINING, lora), *in_group(EVALUATION, adapter_eval)],
+                          asset_checks=[examples_valid], jobs=[train_job])
 
 
-adapter_definitions = [d for spec in ADAPTERS.values() for d in build_adapter_assets(spec)]
+defs = dg.Definitions.merge(dg.Definitions(assets=in_group(TRAINING, base_model)),
+                            *[build_adapter_definitions(spec) for spec in ADAPTERS.values()])

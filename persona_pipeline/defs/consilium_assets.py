@@ -6,7 +6,8 @@ from ..progress import Announcer, Progress
 from ..rag.evaluation import load_golden_set
 from ..settings import PROJECT_DIR
 from ..training.adapters import ADAPTERS
-from ..training.tracking import run_url, use_experiment
+from ..training.tracking import RunLogger, run_url
+from .grouping import EVALUATION, in_group
 from .metadata import image, markdown_table
 from .resources import MlflowTracking, PersonaPaths, TrainingSettingsResource
 
@@ -22,18 +23,15 @@ class ConsiliumEvalConfig(dg.Config):
     max_new_tokens: int = 48
 
 
-@dg.asset(deps=["knowledge_index", "core_self_eval", "sport_mind_eval"], group_name="evaluation", kinds={"mlflow"},
-          owners=["team:persona"],
+@dg.asset(deps=["knowledge_index", "core_self_eval", "sport_mind_eval"], kinds={"mlflow"},
           description="base / base+RAG / adapters / adapters+RAG / evidence alone side by side on golden, held-out and grounded questions, tracked in MLflow.")
 def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfig, persona_paths: PersonaPaths,
                    mlflow_tracking: MlflowTracking, training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
-    import mlflow
-
     from ..consilium.evaluation import HeldoutPrompt, evaluate_consilium
     from ..consilium.grounded_eval import CONFIGURATIONS, METRICS as GROUNDED_METRICS
     from ..consilium.grounded_set import load_grounded_set, spread
     from ..consilium.loading import open_consilium
-    from ..training.pipeline import load_heldout
+    from ..sft.adapter_data import load_heldout
 
     paths, rag, settings = persona_paths.paths(), persona_paths.rag_config(), training_settings.settings()
     announce = Announcer(context.log.info)
@@ -48,22 +46,21 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
     grounded = spread(load_grounded_set(PROJECT_DIR / config.grounded_set), config.grounded_questions)
     results = evaluate_consilium(consilium, consilium.retriever.embedder, golden, heldout, grounded, config.max_new_tokens,
                                  log=announce, progress=Progress(announce, "consilium answers", "answers").update)
-    use_experiment(mlflow_tracking.uri(), "persona-consilium")
-    with mlflow.start_run(run_name="consilium_eval", tags={"dagster.run_id": context.run.run_id,
-                                                           "adapters": "; ".join(consilium.adapters.available.values()) or "none"}) as run:
-        mlflow.log_params({"questions_per_set": config.questions_per_set, "max_new_tokens": config.max_new_tokens,
-                           "grounded_questions": len(grounded)})
+    tracking = RunLogger(mlflow_tracking.uri(), "persona-consilium")
+    with tracking.new_run("consilium_eval", {"dagster.run_id": context.run.run_id,
+                                             "adapters": "; ".join(consilium.adapters.available.values()) or "none"}) as run:
+        run.log_params({"questions_per_set": config.questions_per_set, "max_new_tokens": config.max_new_tokens,
+                        "grounded_questions": len(grounded)})
         for name, values in results["metrics"].items():
-            mlflow.log_metrics({f"{name}.{metric}": value for metric, value in values.items() if value is not None})
+            run.log_metrics({f"{name}.{metric}": value for metric, value in values.items() if value is not None})
         for name, values in results["grounded"].items():
-            mlflow.log_metrics({f"{name}.grounded.{metric}": value for metric, value in values.items() if value is not None})
+            run.log_metrics({f"{name}.grounded.{metric}": value for metric, value in values.items() if value is not None})
         columns = dict.fromkeys(k for row in results["grounded_rows"] for k in row)
-        mlflow.log_table({k: [row.get(k) for row in results["grounded_rows"]] for k in columns},
-                         artifact_file="grounded_answers.json")
-        mlflow.log_metric("routing_accuracy", results["routing_accuracy"])
-        mlflow.log_table({k: [row[k] for row in results["rows"]] for k in results["rows"][0]}, artifact_file="answers.json")
+        run.log_table({k: [row.get(k) for row in results["grounded_rows"]] for k in columns}, "grounded_answers.json")
+        run.log_metrics({"routing_accuracy": results["routing_accuracy"]})
+        run.log_table({k: [row[k] for row in results["rows"]] for k in results["rows"][0]}, "answers.json")
         figure = _figure(results["metrics"], results["grounded"])
-        mlflow.log_figure(figure, "consilium_eval.png")
+        run.log_figure(figure, "consilium_eval.png")
     table = markdown_table(["configuration", *METRICS],
                            [[name, *[_fmt(results["metrics"][name][m]) for m in METRICS]] for name in CONFIGURATIONS])
     grounded_table = markdown_table(["configuration", *GROUNDED_METRICS],
@@ -74,8 +71,8 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
         "grounded_answers": dg.MetadataValue.md(_answers_table(results["grounded_rows"])),
         "routing_accuracy": results["routing_accuracy"],
         "chart": image(figure, "consilium metrics by configuration"),
-        "mlflow_run_id": run.info.run_id,
-        "mlflow_run": dg.MetadataValue.url(run_url(mlflow_tracking.uri(), run.info.experiment_id, run.info.run_id)),
+        "mlflow_run_id": run.run_id,
+        "mlflow_run": dg.MetadataValue.url(run_url(tracking.uri, tracking.experiment_id, run.run_id)),
         "adapters": "; ".join(consilium.adapters.available.values()) or "none",
         "questions": len(golden) + len(heldout), "grounded_questions": len(grounded)})
 
@@ -96,3 +93,6 @@ def _figure(metrics: dict, grounded: dict):
     return charts.metric_bars(merged, {"fact_in_answer_when_retrieved": "gold fact in the answer (when retrieved)",
                                        "unsupported_number": "answers with a number in no excerpt",
                                        "answer_similarity": "similarity to held-out reference (cosine)"})
+
+
+defs = dg.Definitions(assets=in_group(EVALUATION, consilium_eval))

@@ -6,6 +6,7 @@ import dagster as dg
 
 from ..rag.evaluation import KS, evaluate_retrieval, hybrid_shortfalls, load_golden_set
 from ..rag.retrieval import MODES, open_retriever
+from .grouping import EVALUATION, in_group
 from .knowledge_assets import knowledge_index
 from .metadata import markdown_table
 from .resources import EmbedderResource, PersonaPaths
@@ -13,7 +14,7 @@ from .resources import EmbedderResource, PersonaPaths
 RESULTS = "retrieval_eval.json"
 
 
-@dg.asset(deps=[knowledge_index], group_name="evaluation", kinds={"python"}, owners=["team:persona"],
+@dg.asset(deps=[knowledge_index], kinds={"python"},
           description="recall@k and MRR of dense, BM25 and hybrid retrieval on the golden questions.")
 def retrieval_eval(persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
     paths, config = persona_paths.paths(), persona_paths.rag_config()
@@ -60,3 +61,7 @@ def recall_at_5_above_threshold(persona_paths: PersonaPaths) -> dg.AssetCheckRes
     results = _results(persona_paths)
     recall = results["hybrid"]["recall@5"]
     return dg.AssetCheckResult(passed=recall >= threshold, metadata={"recall@5": recall, "threshold": threshold})
+
+
+defs = dg.Definitions(assets=in_group(EVALUATION, retrieval_eval),
+                      asset_checks=[hybrid_at_least_best_single_mode, recall_at_5_above_threshold])

@@ -1,11 +1,11 @@
-"""Jobs, the sensor that re-indexes when materials change, and the nightly schedule."""
+"""The knowledge jobs, the sensor that re-indexes when materials change, and the nightly schedule (each
+adapter's training job comes with its assets, from adapter_assets)."""
 
 import json
 
 import dagster as dg
 
 from ..ingest.discovery import content_digest, snapshot
-from ..training.adapters import ADAPTERS
 from .knowledge_assets import GROUP, INDEX_WRITER_TAG
 from .resources import PersonaPaths
 
@@ -16,14 +16,6 @@ reindex_job = dg.define_asset_job(
 knowledge_and_eval_job = dg.define_asset_job(
     "knowledge_and_eval", selection=dg.AssetSelection.groups(GROUP) | dg.AssetSelection.assets("retrieval_eval"), tags=INDEX_WRITER_TAG,
     description="The knowledge assets and the retrieval evaluation on the golden set.")
-
-adapter_jobs = [
-    dg.define_asset_job(
-        f"train_{spec.key}", description=f"Dataset, {spec.title} adapter and its evaluation against the champion.",
-        selection=dg.AssetSelection.assets(spec.dataset_asset, spec.asset_name, spec.eval_asset).upstream(depth=1))
-    for spec in ADAPTERS.values()
-]
-
 
 @dg.sensor(job=reindex_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Requests a re-index when a file in the materials folder is added, changed or deleted.")
@@ -50,3 +42,6 @@ nightly_reindex = dg.ScheduleDefinition(
     name="nightly_reindex", job=reindex_job, cron_schedule="0 3 * * *",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Re-checks every file nightly, in case a change slipped past the sensor.")
+
+
+defs = dg.Definitions(jobs=[reindex_job, knowledge_and_eval_job], sensors=[materials_sensor], schedules=[nightly_reindex])

@@ -7,14 +7,15 @@ import dagster as dg
 from .. import charts
 from ..progress import Progress
 from ..rag import build
+from .grouping import in_group
 from .metadata import image, markdown_table
 from .resources import EmbedderResource, PersonaPaths
 
-GROUP = "knowledge"
+GROUP = "knowledge"  # the CLI and the knowledge jobs select these assets by it
 INDEX_WRITER_TAG = {"persona/writes": "knowledge_index"}
 
 
-@dg.asset(group_name=GROUP, kinds={"python"}, owners=["team:persona"],
+@dg.asset(kinds={"python"},
           description="Every file in the materials folder parsed into a document, or reported with the reason it was skipped.")
 def knowledge_documents(context: dg.AssetExecutionContext, persona_paths: PersonaPaths) -> dg.MaterializeResult:
     paths, config = persona_paths.paths(), persona_paths.rag_config()
@@ -33,7 +34,7 @@ def knowledge_documents(context: dg.AssetExecutionContext, persona_paths: Person
     })
 
 
-@dg.asset(deps=[knowledge_documents], group_name=GROUP, kinds={"python"}, owners=["team:persona"],
+@dg.asset(deps=[knowledge_documents], kinds={"python"},
           description="Token-aware chunks that fit the embedder's window, with source, type, title and location.")
 def knowledge_chunks(persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
     config = persona_paths.rag_config()
@@ -55,7 +56,7 @@ def knowledge_chunks(persona_paths: PersonaPaths, embedder: EmbedderResource) ->
     })
 
 
-@dg.asset(deps=[knowledge_chunks], group_name=GROUP, kinds={"python", "sqlite"}, owners=["team:persona"],
+@dg.asset(deps=[knowledge_chunks], kinds={"python", "sqlite"},
           description="Embeddings of every chunk, cached by content hash: unchanged text is never embedded twice.")
 def chunk_embeddings(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
     config = persona_paths.rag_config()
@@ -70,13 +71,14 @@ def chunk_embeddings(context: dg.AssetExecutionContext, persona_paths: PersonaPa
     })
 
 
-@dg.asset(deps=[chunk_embeddings], group_name=GROUP, kinds={"faiss"}, owners=["team:persona"], tags={"persona/stage": "index"},
+@dg.asset(deps=[chunk_embeddings], kinds={"faiss"}, tags={"persona/stage": "index"},
           description="Vectors (FAISS, or Qdrant by config) + BM25 + chunk store, written as a new immutable version and switched atomically.")
 def knowledge_index(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
     paths, config = persona_paths.paths(), persona_paths.rag_config()
     manifest, written = build.build_index(paths, config, embedder.load(config))
     context.log.info(f"index version {manifest['version']} ({'new' if written else 'unchanged'}): {manifest['chunks']} chunks")
     return dg.MaterializeResult(metadata=index_metadata(manifest, written, paths.index_dir))
+
 
 
 def index_metadata(manifest: dict, written: bool, index_dir) -> dict:
@@ -95,3 +97,5 @@ def index_metadata(manifest: dict, written: bool, index_dir) -> dict:
         "files": dg.MetadataValue.md(markdown_table(["file", "type", "status", "chunks", "reason / warnings"], rows)),
     }
 
+
+defs = dg.Definitions(assets=in_group(GROUP, knowledge_documents, knowledge_chunks, chunk_embeddings, knowledge_index))

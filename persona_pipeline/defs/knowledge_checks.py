@@ -63,3 +63,7 @@ def every_file_accounted_for(persona_paths: PersonaPaths) -> dg.AssetCheckResult
         "in_index_but_gone": dg.MetadataValue.json(sorted(stale + sorted(indexed_sources - on_disk))),
         "skipped": dg.MetadataValue.json({p: f["reason"] for p, f in index.manifest["files"].items() if f["status"] == "skipped"}),
     })
+
+
+defs = dg.Definitions(asset_checks=[vector_count_matches_chunks, dimension_matches_model, no_empty_or_truncated_chunks,
+                                    every_file_accounted_for])

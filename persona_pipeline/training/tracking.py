@@ -5,16 +5,20 @@ helpers here serve the Dagster definitions and `persona ask`, which often need n
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from ..processes import is_running
 from ..settings import PROJECT_DIR
 from .adapters import CHAMPION
 
 if TYPE_CHECKING:
+    import pandas as pd
     from mlflow import MlflowClient
 
 EXPERIMENT = "persona-adapters"
@@ -148,3 +152,82 @@ def close_abandoned_runs(client: MlflowClient, experiment_id: str) -> list[str]:
             client.set_terminated(run.info.run_id, status="KILLED")
             closed.append(run.info.run_id)
     return closed
+
+
+class RunLogger:
+    """The adapter pipeline's one door to MLflow: an experiment, its registry, and the run being logged.
+    Creating one imports mlflow and selects the experiment."""
+
+    def __init__(self, uri: str | None = None, experiment: str = EXPERIMENT):
+        import mlflow
+
+        self._mlflow = mlflow  # imported here, not with the module: see the module docstring
+        self.uri = tracking_uri(uri)
+        self.experiment_id = use_experiment(self.uri, experiment)
+        self.client = mlflow.MlflowClient(self.uri)
+        self.run_id: str | None = None
+
+    def close_abandoned_runs(self) -> list[str]:
+        return close_abandoned_runs(self.client, self.experiment_id)
+
+    @contextmanager
+    def new_run(self, name: str, tags: dict[str, str]) -> Iterator[RunLogger]:
+        """A run tagged with the process that owns it, so a later one can tell it was abandoned."""
+        with self._mlflow.start_run(run_name=name, tags={**tags, **owner_tags()}) as run:
+            self.run_id = run.info.run_id
+            yield self
+
+    @contextmanager
+    def reopened(self, run_id: str) -> Iterator[RunLogger]:
+        with self._mlflow.start_run(run_id=run_id):
+            self.run_id = run_id
+            yield self
+
+    def log_params(self, params: dict) -> None:
+        # MLflow stores parameters as strings; a list as JSON reads back unambiguously
+        self._mlflow.log_params({k: json.dumps(v) if isinstance(v, list) else v for k, v in params.items()})
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self._mlflow.log_metrics(metrics, step=step)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self._mlflow.set_tags(tags)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self._mlflow.log_text(text, artifact_file)
+
+    def log_table(self, columns: dict[str, list], artifact_file: str) -> None:
+        self._mlflow.log_table(columns, artifact_file=artifact_file)
+
+    def log_figure(self, figure, artifact_file: str) -> None:
+        self._mlflow.log_figure(figure, artifact_file)
+
+    def log_artifacts(self, folder: Path, artifact_path: str) -> None:
+        self._mlflow.log_artifacts(str(folder), artifact_path=artifact_path)
+
+    def log_dataset(self, frame: pd.DataFrame, *, source: Path, name: str, digest: str, context: str) -> None:
+        with warnings.catch_warnings():
+            # MLflow registers its local-path source twice and warns that a path "can be interpreted in
+            # multiple ways" (both the same class); nothing for a user to act on
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+            dataset = self._mlflow.data.from_pandas(frame, source=str(source), name=name, digest=digest)
+        self._mlflow.log_input(dataset, context=context)
+
+    def register(self, name: str, tags: dict) -> str:
+        """This run's adapter as a new version of the registered model `name`; its version number."""
+        return str(register_version(self.client, name, self.run_id, tags=tags).version)
+
+    def model_version(self, name: str, version: str):
+        return self.client.get_model_version(name, version)
+
+    def champion(self, name: str):
+        return champion(self.client, name)
+
+    def make_champion(self, name: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, CHAMPION, version)
+
+    def tag_version(self, name: str, version: str, key: str, value: str) -> None:
+        self.client.set_model_version_tag(name, version, key, value)
+
+    def download(self, version, target: Path) -> Path:
+        return download_version(version, target, self.uri)
