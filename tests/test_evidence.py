@@ -1,7 +1,7 @@
 """Evidence selection, the faithfulness guard, languages and generation controls, without the LLM."""
 import torch
 
-from persona_pipeline.consilium import language
+from persona_pipeline.consilium import facets, language
 from persona_pipeline.consilium.evidence import DocumentFrequencies, EvidenceScorer
 from persona_pipeline.consilium.faithfulness import unfaithful, unsupported_numbers
 from persona_pipeline.consilium.generation import GeneratedTokensPenalty, StopOnLoopOrLength, sentences
@@ -53,6 +53,28 @@ def test_only_a_question_mostly_about_words_never_written_is_refused_on_vocabula
     assert 0 < never.unknown_share(paraphrase) < never.unknown_gate
     assert never.select(paraphrase, EXCERPTS).quotes[0].number == 1
 
+
+
+def test_a_neighbouring_distance_or_season_is_not_taken_for_the_one_asked(embedder):
+    marathon = scorer(embedder).select("How many days does your marathon taper last?", EXCERPTS).candidates[0]
+    half = scorer(embedder).select("How many days does your half-marathon taper last?", EXCERPTS).candidates[0]
+    assert marathon.signals["facet_conflict"] == 0 and half.signals["facet_conflict"] == 1
+    assert half.score < marathon.score
+    summer = scorer(embedder).select("Сколько недель длится летний базовый период?", EXCERPTS)
+    assert summer.candidates[0].signals["facet_conflict"] > 0
+
+
+def test_facets_read_both_languages_and_skip_lookalikes():
+    assert facets.facet_values("Полумарафон в апреле, потом марафон осенью") == {
+        "distance": {"half marathon", "marathon"}, "season": {"autumn"}}
+    assert facets.facet_values("How fast should my 10k be? I ran 5000 m in 17 minutes") == {"distance": {"10 km", "5 km"}}
+    # a verb is not a season, and a weekly volume is not an ultra
+    assert facets.facet_values("How much does volume fall in a week of 100 km a week?") == {}
+    # a split inside a marathon report does not make it a report of a 5 km race
+    asked = facets.facet_values("What did he run at the marathon?")
+    split = facets.facet_values("He finished with 15:41 for the last 5 km.")
+    assert facets.conflict(asked, split, facets.facet_values("Kazan Marathon report")) == 0
+    assert facets.conflict(asked, split, {}) == 1
 
 def test_a_worldview_example_is_quoted_from_its_answers_only():
     text = "Question: The marathon is in 17 days. What now? Answer: Now the taper starts. Volume falls, intensity stays."
