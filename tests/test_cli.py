@@ -12,7 +12,7 @@ def cli_env(tmp_path, monkeypatch, materials, data_dir):
     home = tmp_path / "dagster_home"
     home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    # main() writes these from --materials/--data; registering them lets monkeypatch restore them
+    # --materials / --data win over the environment's folders, which hold nothing
     monkeypatch.setenv("PERSONA_MATERIALS_DIR", "unused")
     monkeypatch.setenv("PERSONA_DATA_DIR", "unused")
     return home
