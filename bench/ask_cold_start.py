@@ -76,7 +76,9 @@ SETUP_TRAINING = {"max_steps": 1, "eval_steps": 1, "logging_steps": 1, "batch_si
 
 
 def fresh(code: str, *args: str, env: dict) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"the fresh process failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
