@@ -37,7 +37,7 @@ t = time.perf_counter()
 answer = consilium.ask(question, adapters="core,sport", rag=False, on_token=pieces.append, max_new_tokens=int(sys.argv[3]))
 seconds = time.perf_counter() - t
 tokens = len(consilium.tokenizer(answer.text, add_special_tokens=False)["input_ids"])
-print(json.dumps({"tokens_per_second": tokens / seconds, "messages": consilium.messages(question, [])[0]}))
+print(json.dumps({"tokens_per_second": tokens / seconds, "messages": consilium.messages(question, [])}))
 '''
 
 PLAIN = r'''
