@@ -26,7 +26,7 @@ from persona_pipeline.training.adapters import ADAPTERS  # noqa: E402
 from persona_pipeline.training.base_model import load_model, load_tokenizer, prepare_base_model  # noqa: E402
 from persona_pipeline.training.heldout import assistant_token_loss  # noqa: E402
 from persona_pipeline.training.lora import train_lora  # noqa: E402
-from persona_pipeline.training.pipeline import build_sft_dataset, load_heldout  # noqa: E402
+from persona_pipeline.sft.adapter_data import build_sft_dataset, load_heldout  # noqa: E402
 from persona_pipeline.training.settings import TrainingSettings  # noqa: E402
 
 

@@ -37,7 +37,7 @@ t = time.perf_counter()
 answer = consilium.ask(question, adapters="core,sport", rag=False, on_token=pieces.append, max_new_tokens=int(sys.argv[3]))
 seconds = time.perf_counter() - t
 tokens = len(consilium.tokenizer(answer.text, add_special_tokens=False)["input_ids"])
-print(json.dumps({"tokens_per_second": tokens / seconds, "messages": consilium.messages(question, [])[0]}))
+print(json.dumps({"tokens_per_second": tokens / seconds, "messages": consilium.messages(question, [])}))
 '''
 
 PLAIN = r'''
@@ -70,10 +70,15 @@ print(json.dumps({"cold_start": loaded, "tokens_per_second": (out.shape[1] - ids
 
 
 QUESTION = "How long does the marathon taper last?"
+# the adapters only have to exist: one step, one evaluation, one sample generation
+SETUP_TRAINING = {"max_steps": 1, "eval_steps": 1, "logging_steps": 1, "batch_size": 2, "sample_generations": 1,
+                  "sample_max_new_tokens": 8}
 
 
 def fresh(code: str, *args: str, env: dict) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"the fresh process failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -99,37 +104,22 @@ def main() -> None:
            "TRANSFORMERS_VERBOSITY": "error"}
     os.environ.update(env)
     try:
-        sys.path.insert(0, str(PROJECT / "tests"))
-        from conftest import materialize_knowledge
-
-        import mlflow
-        from mlflow import MlflowClient
-
+        from persona_pipeline.defs.runs import run_knowledge, run_training
         from persona_pipeline.rag.index_store import current_version
         from persona_pipeline.settings import Paths
-        from persona_pipeline.training.adapters import ADAPTERS, CHAMPION
-        from persona_pipeline.training.base_model import prepare_base_model
-        from persona_pipeline.training.lora import train_lora
-        from persona_pipeline.training.pipeline import build_sft_dataset
-        from persona_pipeline.training.settings import TrainingSettings
-        from persona_pipeline.training.tracking import register_version, use_experiment
+        from persona_pipeline.training.adapters import ADAPTERS
 
         materials, data = PROJECT / "raw_materials", work / "data"
-        materialize_knowledge(materials, data)
+        if not run_knowledge(materials, data).success:
+            raise RuntimeError("indexing the samples failed")
         paths = Paths.resolve(materials, data)
-        settings = TrainingSettings(max_steps=1, eval_steps=1, batch_size=2)
-        base, client, adapter_dirs = prepare_base_model(), MlflowClient(env["MLFLOW_TRACKING_URI"]), {}
-        use_experiment(env["MLFLOW_TRACKING_URI"])
-        # one step each, registered as champion: what `persona ask` loads (no held-out scoring: not timed)
+        # one step each, the first version of each, so the champion: what `persona ask` loads
+        adapter_dirs = {}
         for key, spec in ADAPTERS.items():
-            dataset = build_sft_dataset(spec, paths, settings, base).dataset
-            adapter = train_lora(base=base, dataset=dataset, settings=settings, work_dir=work / "checkpoints" / key,
-                                 adapter_out=work / "adapters" / key).adapter_dir
-            with mlflow.start_run() as run:
-                mlflow.log_artifacts(str(adapter), artifact_path="adapter")
-            client.set_registered_model_alias(spec.registered_model, CHAMPION,
-                                              register_version(client, spec.registered_model, run.info.run_id).version)
-            adapter_dirs[key] = str(adapter)
+            trained = run_training(spec, materials, data, settings=SETUP_TRAINING, tracking_uri=env["MLFLOW_TRACKING_URI"])
+            if not (trained.success and trained.verdict.became_champion):
+                raise RuntimeError(f"training {spec.title} for the setup failed")
+            adapter_dirs[key] = trained.trained.adapter_dir
         faiss_file = str(paths.index_dir / "versions" / current_version(paths.index_dir) / "vectors.faiss")
 
         cli_env = {**env, "PERSONA_MATERIALS_DIR": str(materials), "PERSONA_DATA_DIR": str(data), "PYTHONPATH": str(PROJECT)}

@@ -8,7 +8,9 @@ import sys
 import time
 from pathlib import Path
 
+from .rag_config import MODES
 from .settings import PROJECT_DIR, Paths
+from .training.adapters import ADAPTERS
 
 
 # the libraries' own bars (dataset saving, weight loading, artifact downloads) would bury the pipeline's
@@ -22,10 +24,6 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, value)
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.materials:
-        os.environ["PERSONA_MATERIALS_DIR"] = str(Path(args.materials).resolve())
-    if args.data:
-        os.environ["PERSONA_DATA_DIR"] = str(Path(args.data).resolve())
     try:
         return args.handler(args)
     except KeyboardInterrupt:
@@ -37,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
 
 class UserError(Exception):
     pass
+
+
+# runs started here are told apart from the UI's, the sensor's and the schedule's in Dagster's run list
+CLI_TAG = {"persona/source": "cli"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,12 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("-k", type=int, default=5, help="number of results (default 5)")
     search.add_argument("--type", dest="kind", help="only this knowledge type (article, lecture, training_log, ...)")
-    search.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    search.add_argument("--mode", choices=MODES, default=MODES[0])
     search.add_argument("--json", action="store_true", help="machine-readable results")
     search.set_defaults(handler=_search)
 
     train = commands.add_parser("train", parents=[common], help="materialize an adapter's dataset, LoRA and evaluation through Dagster")
-    train.add_argument("adapter", choices=["core", "sport"])
+    train.add_argument("adapter", choices=list(ADAPTERS))
     train.add_argument("--max-steps", type=int, help="training steps (default from training/defaults.yaml)")
     train.add_argument("-v", "--verbose", action="store_true", help="show Dagster's full event log instead of progress bars")
     train.set_defaults(handler=_train)
@@ -88,8 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _paths(args) -> Paths:
+    return Paths.resolve(args.materials, args.data)
+
+
 def _index(args) -> int:
-    paths = Paths.resolve()
+    paths = _paths(args)
     print(f"indexing {paths.materials_dir} -> {paths.data_dir}", file=sys.stderr)
     started = time.perf_counter()
     if not (args.eval or args.force):
@@ -105,36 +111,24 @@ def _index(args) -> int:
             print(f"time: {time.perf_counter() - started:.1f} s (nothing changed since that version was built: "
                   "no Dagster run; --force starts one)")
             return 0
-    import dagster as dg
+    from .defs.runs import run_knowledge
 
-    from .defs.definitions import build_definitions
-    from .defs.knowledge_assets import GROUP, INDEX_WRITER_TAG
-
-    defs = build_definitions()
-    selection = dg.AssetSelection.groups(GROUP)
-    if args.eval:
-        selection = selection | dg.AssetSelection.assets("retrieval_eval")
-    result = dg.materialize(
-        [*defs.assets, *defs.asset_checks], selection=selection,
-        instance=_dagster_instance(), resources=defs.resources,
-        run_config=_console(args),
-        tags={**INDEX_WRITER_TAG, "persona/source": "cli"}, raise_on_error=False,
-    )
+    run = run_knowledge(paths.materials_dir, paths.data_dir, with_eval=args.eval, instance=_dagster_instance(),
+                        log_level=_console(args), tags=CLI_TAG)
     elapsed = time.perf_counter() - started
-    if not result.success:
+    if not run.success:
         raise UserError("the knowledge run failed; rerun with --verbose to see the Dagster log")
-    meta = {node: _metadata(result, node) for node in ("knowledge_index", "chunk_embeddings")}
-    index_meta, embed_meta = meta["knowledge_index"], meta["chunk_embeddings"]
     from .rag.index_store import read_manifest
 
-    _files_summary(read_manifest(paths.index_dir)["files"], index_meta["files_indexed"], paths)
-    print(f"chunks: {index_meta['chunks']} ({embed_meta['newly_embedded']} newly embedded, {embed_meta['from_cache']} from cache)")
-    print(f"index version: {index_meta['version']}{'' if index_meta['new_version'] else ' (unchanged)'} in {paths.index_dir}")
+    index, embedded = run.index, run.embedded
+    _files_summary(read_manifest(paths.index_dir)["files"], index.files_indexed, paths)
+    print(f"chunks: {index.chunks} ({embedded.newly_embedded} newly embedded, {embedded.from_cache} from cache)")
+    print(f"index version: {index.version}{'' if index.new_version else ' (unchanged)'} in {paths.index_dir}")
     if args.eval:
-        evaluation = _metadata(result, "retrieval_eval")
-        print(f"retrieval eval: hybrid recall@5 {evaluation['hybrid_recall@5']:.3f}, MRR {evaluation['hybrid_mrr']:.3f} "
-              f"on {evaluation['questions']} golden questions; by question language:\n{evaluation['by_language']}")
-    print(f"time: {elapsed:.1f} s (Dagster run {result.run_id})")
+        scores = run.retrieval
+        print(f"retrieval eval: hybrid recall@5 {scores.hybrid_recall_at_5:.3f}, MRR {scores.hybrid_mrr:.3f} "
+              f"on {scores.questions} golden questions; by question language:\n{scores.by_language}")
+    print(f"time: {elapsed:.1f} s (Dagster run {run.run_id})")
     return 0
 
 
@@ -157,15 +151,15 @@ def _print_file_problems(path: str, lines: list[str], report: str | None, paths:
         print(f"    every row: {paths.data_dir / report}")
 
 
-def _console(args) -> dict:
+def _console(args) -> str:
     """In a terminal: progress bars with ETA and the stage messages, Dagster's log only for warnings.
-    Elsewhere (a pipe, CI) or with -v: the log lines, which carry the same progress with ETA."""
+    Elsewhere (a pipe, CI) or with -v: the log lines, which carry the same progress with ETA. Returns the
+    log level of Dagster's console logger."""
     from . import progress
 
     bars = sys.stderr.isatty() and not args.verbose
     progress.draw_in_terminal(sys.stderr if bars else None)
-    level = "DEBUG" if args.verbose else "WARNING" if bars else "INFO"
-    return {"loggers": {"console": {"config": {"log_level": level}}}}
+    return "DEBUG" if args.verbose else "WARNING" if bars else "INFO"
 
 
 def _dagster_instance():
@@ -177,39 +171,28 @@ def _dagster_instance():
 
 
 def _train(args) -> int:
-    import dagster as dg
+    from .defs.runs import run_training
 
-    from .defs.definitions import build_definitions
-    from .training.adapters import ADAPTERS
-
-    spec = ADAPTERS[args.adapter]
-    defs = build_definitions()
-    selection = ["base_model", spec.dataset_asset, spec.asset_name, spec.eval_asset]
-    run_config = _console(args)
-    if args.max_steps:
-        run_config["resources"] = {"training_settings": {"config": {"max_steps": args.max_steps}}}
-    print(f"training {spec.title} on {Paths.resolve().materials_dir / spec.examples_folder}", file=sys.stderr)
+    spec, paths = ADAPTERS[args.adapter], _paths(args)
+    print(f"training {spec.title} on {paths.materials_dir / spec.examples_folder}", file=sys.stderr)
     started = time.perf_counter()
-    result = dg.materialize([*defs.assets, *defs.asset_checks], selection=selection, instance=_dagster_instance(),
-                            resources=defs.resources, run_config=run_config, raise_on_error=False,
-                            tags={"persona/source": "cli"})
-    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
-              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
-    if checks.get("examples_valid") is False:
+    run = run_training(spec, paths.materials_dir, paths.data_dir, settings={"max_steps": args.max_steps} if args.max_steps else None,
+                       instance=_dagster_instance(), log_level=_console(args), tags=CLI_TAG)
+    if run.examples_valid is False:
         raise UserError(f"the {spec.title} examples have problems; `persona validate` lists them")
-    if not result.success:
+    if not run.success:
         raise UserError("the training run failed; rerun with --verbose to see the Dagster log")
-    trained, evaluated = _metadata(result, spec.asset_name), _metadata(result, spec.eval_asset)
-    print(f"MLflow run: {trained['mlflow_run_id']} ({trained['mlflow_run']})")
-    print(f"adapter files: {trained['adapter_dir']}")
-    print(f"registered: {trained['registered_model']} version {trained['version']}")
-    print(f"held-out loss: adapter {trained['heldout_loss']:.4f}, base model {trained['base_heldout_loss']:.4f}")
-    if evaluated["became_champion"]:
-        print(f"champion: yes, version {evaluated['version']} is now the champion")
+    trained, verdict = run.trained, run.verdict
+    print(f"MLflow run: {trained.mlflow_run_id} ({trained.mlflow_run})")
+    print(f"adapter files: {trained.adapter_dir}")
+    print(f"registered: {trained.registered_model} version {trained.version}")
+    print(f"held-out loss: adapter {trained.heldout_loss:.4f}, base model {trained.base_heldout_loss:.4f}")
+    if verdict.became_champion:
+        print(f"champion: yes, version {verdict.version} is now the champion")
     else:
-        print(f"champion: no, version {evaluated['previous_champion']} stays champion "
-              f"(held-out loss {evaluated['champion_heldout_loss']:.4f})")
-    print(f"time: {time.perf_counter() - started:.1f} s (Dagster run {result.run_id})")
+        print(f"champion: no, version {verdict.previous_champion} stays champion "
+              f"(held-out loss {verdict.champion_heldout_loss:.4f})")
+    print(f"time: {time.perf_counter() - started:.1f} s (Dagster run {run.run_id})")
     return 0
 
 
@@ -221,7 +204,7 @@ def _ask(args) -> int:
     if not args.question.strip():
         raise UserError("the question is empty")
     try:
-        consilium = open_consilium(Paths.resolve(), adapter_source=args.adapter_source, rag=not args.no_rag,
+        consilium = open_consilium(_paths(args), adapter_source=args.adapter_source, rag=not args.no_rag,
                                    log=lambda message: print(message, file=sys.stderr))
         stream = None if args.json else (lambda piece: print(piece, end="", flush=True))
         answer = consilium.ask(args.question, adapters=args.adapters, rag=not args.no_rag, k=args.k,
@@ -255,35 +238,30 @@ def _ask(args) -> int:
 
 
 def _eval(args) -> int:
-    import dagster as dg
+    from .defs.runs import run_evaluation
 
-    from .defs.definitions import build_definitions
-
-    defs = build_definitions()
-    run_config = {**_console(args), "ops": {"consilium_eval": {"config": {"questions_per_set": args.questions,
-                                                                          "grounded_questions": args.grounded}}}}
+    paths = _paths(args)
     started = time.perf_counter()
-    result = dg.materialize([*defs.assets, *defs.asset_checks], selection=["retrieval_eval", "consilium_eval"],
-                            instance=_dagster_instance(), resources=defs.resources, run_config=run_config,
-                            raise_on_error=False, tags={"persona/source": "cli"})
-    if not result.success:
+    run = run_evaluation(paths.materials_dir, paths.data_dir,
+                         consilium={"questions_per_set": args.questions, "grounded_questions": args.grounded},
+                         instance=_dagster_instance(), log_level=_console(args), tags=CLI_TAG)
+    if not run.success:
         raise UserError("the evaluation run failed; rerun with --verbose to see the Dagster log")
-    retrieval, consilium = _metadata(result, "retrieval_eval"), _metadata(result, "consilium_eval")
-    print(f"retrieval on {retrieval['questions']} golden questions:\n{retrieval['by_mode']}\nby question language:\n{retrieval['by_language']}")
-    print(f"consilium ({consilium['adapters']}), MLflow run {consilium['mlflow_run']}:\n{consilium['by_configuration']}")
-    print(f"grounded questions ({consilium['grounded_questions']}):\n{consilium['grounded']}")
-    print(f"routing accuracy: {consilium['routing_accuracy']:.3f}")
-    print(f"time: {time.perf_counter() - started:.1f} s (Dagster run {result.run_id})")
+    retrieval, consilium = run.retrieval, run.consilium
+    print(f"retrieval on {retrieval.questions} golden questions:\n{retrieval.by_mode}\nby question language:\n{retrieval.by_language}")
+    print(f"consilium ({consilium.adapters}), MLflow run {consilium.mlflow_run}:\n{consilium.by_configuration}")
+    print(f"grounded questions ({consilium.grounded_questions}):\n{consilium.grounded}")
+    print(f"routing accuracy: {consilium.routing_accuracy:.3f}")
+    print(f"time: {time.perf_counter() - started:.1f} s (Dagster run {run.run_id})")
     return 0
 
 
 def _validate(args) -> int:
-    from .training.adapters import ADAPTERS
     from .training.base_model import load_tokenizer, prepare_base_model
-    from .training.pipeline import validate_examples
+    from .sft.adapter_data import validate_examples
     from .training.settings import TrainingSettings
 
-    paths, settings, failed = Paths.resolve(), TrainingSettings(), False
+    paths, settings, failed = _paths(args), TrainingSettings(), False
     # the base model's tokenizer and chat template decide whether an example fits the context
     tokenizer = load_tokenizer(prepare_base_model(settings.base_model, log=lambda m: print(m, file=sys.stderr)))
     for spec in ADAPTERS.values():
@@ -295,17 +273,12 @@ def _validate(args) -> int:
     return 1 if failed else 0
 
 
-def _metadata(result, node: str) -> dict:
-    events = result.asset_materializations_for_node(node)
-    return {k: getattr(v, "value", v) for k, v in events[-1].metadata.items()} if events else {}
-
-
 def _search(args) -> int:
     from .rag.index_store import IndexNotFound
     from .rag.retrieval import open_retriever
     from .rag_config import load_rag_config
 
-    paths = Paths.resolve()
+    paths = _paths(args)
     config = load_rag_config(paths.config_path)
     if args.kind and args.kind not in config.knowledge_types:
         raise UserError(f"unknown knowledge type '{args.kind}'; known: {', '.join(config.knowledge_types)}")

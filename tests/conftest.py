@@ -39,28 +39,6 @@ def data_dir(tmp_path) -> Path:
     return tmp_path / "data"
 
 
-def materialize_knowledge(materials: Path, data: Path, with_eval=False, instance=None):
-    from persona_pipeline.defs.definitions import build_definitions
-
-    defs = build_definitions(str(materials), str(data))
-    selection = dg.AssetSelection.groups("knowledge")
-    if with_eval:
-        selection = selection | dg.AssetSelection.assets("retrieval_eval")
-    return dg.materialize([*defs.assets, *defs.asset_checks], selection=selection,
-                          resources=defs.resources, instance=instance or dg.DagsterInstance.ephemeral(),
-                          raise_on_error=False)
-
-
-def metadata(result, node: str) -> dict:
-    event = result.asset_materializations_for_node(node)[-1]
-    return {k: getattr(v, "value", v) for k, v in event.metadata.items()}
-
-
-def check_results(result) -> dict[str, bool]:
-    return {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
-            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
-
-
 @pytest.fixture(scope="session")
 def smollm2():
     from persona_pipeline.training.base_model import prepare_base_model
@@ -88,14 +66,10 @@ def tiny_base(tmp_path_factory, smollm2):
 def train_core(materials: Path, data: Path, instance, uri: str, **overrides):
     """The CoreSelf dataset, a short LoRA run on the real base model (unless `overrides` names another), and the
     champion comparison. `overrides` are training settings for this run, as the Launchpad edits them."""
-    from persona_pipeline.defs.definitions import build_definitions
-    from persona_pipeline.defs.resources import MlflowTracking
+    from persona_pipeline.defs.runs import run_training
+    from persona_pipeline.training.adapters import ADAPTERS
 
-    defs = build_definitions(str(materials), str(data))
-    return dg.materialize([*defs.assets, *defs.asset_checks],
-                          selection=["base_model", "sft_dataset_core", "lora_core_self", "core_self_eval"],
-                          instance=instance, resources={**defs.resources, "mlflow_tracking": MlflowTracking(tracking_uri=uri)},
-                          raise_on_error=False, run_config={"resources": {"training_settings": {"config": {**TINY_RUN, **overrides}}}})
+    return run_training(ADAPTERS["core"], materials, data, settings={**TINY_RUN, **overrides}, tracking_uri=uri, instance=instance)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import torch
 from mlflow import MlflowClient
 from peft import PeftModel
 
-from conftest import SAMPLES, check_results, metadata, train_core
+from conftest import SAMPLES, train_core
 from persona_pipeline.training.base_model import load_model, load_tokenizer
 
 
@@ -24,33 +24,34 @@ def test_training_is_tracked_registered_and_the_alias_moves_only_when_better(tmp
     first, uri = core_runs.first, core_runs.uri
     mlflow.set_tracking_uri(uri)
     assert first.success
-    assert check_results(first)["examples_valid"]
-    dataset_meta, trained = metadata(first, "sft_dataset_core"), metadata(first, "lora_core_self")
-    assert dataset_meta["train"] + dataset_meta["eval"] == 60 and dataset_meta["tokens_max"] <= 512
-    assert metadata(first, "core_self_eval")["became_champion"] is True
+    assert first.examples_valid
+    dataset, trained = first.dataset, first.trained
+    assert dataset.train + dataset.eval == 60 and dataset.tokens_max <= 512
+    assert first.verdict.became_champion is True
 
     client = MlflowClient(uri)
-    run = client.get_run(trained["mlflow_run_id"])
+    run = client.get_run(trained.mlflow_run_id)
     assert run.info.status == "FINISHED"
     params = run.data.params
     assert params["lora_r"] == "16" and params["max_steps"] == "2" and "SmolLM2" in params["base_model_id"]
-    assert params["dataset_digest"] == dataset_meta["digest"]
+    assert params["dataset_digest"] == dataset.digest
     assert run.data.tags["dagster.asset"] == "lora_core_self" and run.data.tags["dagster.run_id"] == first.run_id
     assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1, 2]
     assert client.get_metric_history(run.info.run_id, "eval_loss") and client.get_metric_history(run.info.run_id, "eval_perplexity")
     assert client.get_metric_history(run.info.run_id, "learning_rate")
     assert run.data.metrics["heldout_loss"] < run.data.metrics["base_heldout_loss"]
     inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
-    assert inputs["sft_core_train"].dataset.digest == dataset_meta["digest"]
+    assert inputs["sft_core_train"].dataset.digest == dataset.digest
     assert {t.value for d in inputs.values() for t in d.tags if t.key == "mlflow.data.context"} == {"train", "eval"}
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "adapter")}
     assert {"adapter/adapter_config.json", "adapter/adapter_model.safetensors"} <= artifacts
     assert "loss_curve.png" in {a.path for a in client.list_artifacts(run.info.run_id)}
     # what the Dagster asset page shows: the loss curve inline, and links into the MLflow UI
-    assert trained["loss_curve"].startswith("![train and eval loss by step](data:image/png;base64,")
-    assert trained["mlflow_run"] == f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
-    assert trained["mlflow_model_version"].endswith("/#/models/persona-core-self/versions/1")
-    assert dataset_meta["token_lengths"].startswith("![conversation token lengths](data:image/png;base64,")
+    trained_page = first.metadata("lora_core_self")
+    assert trained_page["loss_curve"].startswith("![train and eval loss by step](data:image/png;base64,")
+    assert trained.mlflow_run == f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    assert trained_page["mlflow_model_version"].endswith("/#/models/persona-core-self/versions/1")
+    assert first.metadata("sft_dataset_core")["token_lengths"].startswith("![conversation token lengths](data:image/png;base64,")
     table = mlflow.load_table("sample_generations.json", run_ids=[run.info.run_id])
     assert list(table.columns)[:4] == ["prompt", "reference", "base", "adapter"] and len(table) == 1
 
@@ -74,8 +75,8 @@ def test_training_is_tracked_registered_and_the_alias_moves_only_when_better(tmp
     # a zero learning rate leaves the adapter at its identity initialisation: not better, so no promotion
     second = core_runs.second
     assert second.success
-    assert metadata(second, "lora_core_self")["version"] == "2"
-    assert metadata(second, "core_self_eval")["became_champion"] is False
+    assert second.trained.version == "2"
+    assert second.verdict.became_champion is False
     assert str(client.get_model_version_by_alias("persona-core-self", "champion").version) == "1"
 
     # a run that fails mid-training is FAILED in MLflow and registers nothing
@@ -94,9 +95,9 @@ def test_one_bad_example_among_good_ones_fails_the_blocking_check(tmp_path, trac
     (materials / "worldview" / "core" / "bad.jsonl").write_text('{"id": "x", "messages": [{"role": "user", "content": "q"}]}\n')
     result = train_core(materials, tmp_path / "data", dg.DagsterInstance.ephemeral(), tracking)
     assert not result.success
-    assert check_results(result)["examples_valid"] is False
-    assert metadata(result, "sft_dataset_core")["train"] + metadata(result, "sft_dataset_core")["eval"] == 20
-    assert not result.asset_materializations_for_node("lora_core_self")
+    assert result.examples_valid is False
+    assert result.dataset.train + result.dataset.eval == 20
+    assert not result.trained
 
 
 def test_no_valid_examples_fails_with_every_problem(tmp_path, tracking):
@@ -105,7 +106,7 @@ def test_no_valid_examples_fails_with_every_problem(tmp_path, tracking):
     (materials / "worldview" / "core" / "bad.jsonl").write_text('{"id": "x", "messages": [{"role": "user", "content": "q"}]}\n')
     result = train_core(materials, tmp_path / "data", dg.DagsterInstance.ephemeral(), tracking)
     assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    failure = next(e for e in result.dagster.all_events if e.event_type_value == "STEP_FAILURE")
     assert "worldview/core/bad.jsonl:1 [x] messages: missing assistant turn" in failure.event_specific_data.error.message
-    assert not result.asset_materializations_for_node("lora_core_self")
+    assert not result.trained
     assert mlflow.search_runs(experiment_names=["persona-adapters"], output_format="list") == []

@@ -1,5 +1,6 @@
 """`persona index` and `persona search` as a person runs them."""
 import json
+import os
 
 import dagster as dg
 import pytest
@@ -12,7 +13,7 @@ def cli_env(tmp_path, monkeypatch, materials, data_dir):
     home = tmp_path / "dagster_home"
     home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    # main() writes these from --materials/--data; registering them lets monkeypatch restore them
+    # --materials / --data win over the environment's folders, which hold nothing
     monkeypatch.setenv("PERSONA_MATERIALS_DIR", "unused")
     monkeypatch.setenv("PERSONA_DATA_DIR", "unused")
     return home
@@ -31,7 +32,11 @@ def test_index_records_in_the_dagster_instance_and_search_finds_cited_sources(cl
 
     with dg.DagsterInstance.from_config(str(cli_env)) as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey("knowledge_index"))
-    assert event is not None
+        run = instance.get_run_by_id(event.run_id)
+    # the UI lists it as the re-index job, started from the CLI, holding the index writer's tag
+    assert run.job_name == "reindex_knowledge"
+    assert run.tags["persona/source"] == "cli" and run.tags["persona/writes"] == "knowledge_index"
+    assert os.environ["PERSONA_MATERIALS_DIR"] == "unused"  # the folders were arguments, not a changed environment
 
     assert main(["search", "Сколько недель длится зимний базовый период?", "--json", "-k", "3",
                  "--materials", str(materials), "--data", str(data_dir)]) == 0

@@ -8,11 +8,12 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from conftest import SAMPLES, materialize_knowledge
+from conftest import SAMPLES
 from persona_pipeline.cli import main
 from persona_pipeline.consilium.answering import AskError
 from persona_pipeline.consilium.faithfulness import unsupported_numbers
 from persona_pipeline.consilium.loading import open_consilium
+from persona_pipeline.defs.runs import run_evaluation, run_knowledge
 from persona_pipeline.settings import Paths
 from persona_pipeline.sft.adapter_data import build_sft_dataset
 from persona_pipeline.training.adapters import ADAPTERS
@@ -36,7 +37,7 @@ def world(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         mlflow.set_tracking_uri(uri)
-        assert materialize_knowledge(materials, data).success
+        assert run_knowledge(materials, data).success
         paths = Paths.resolve(materials, data)
         # a high learning rate so two steps visibly move the adapters
         settings = TrainingSettings(max_steps=2, eval_steps=2, batch_size=2, learning_rate=0.003,
@@ -186,27 +187,16 @@ GROUNDED = """
 
 
 def test_consilium_eval_asset_runs_the_ablations_and_tracks_them(world, tmp_path):
-    import dagster as dg
-
-    from persona_pipeline.defs.definitions import build_definitions
-
     grounded = tmp_path / "grounded.yaml"
     grounded.write_text(GROUNDED, encoding="utf-8")
     paths = world["paths"]
-    defs = build_definitions(str(paths.materials_dir), str(paths.data_dir))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", world["uri"])
-        result = dg.materialize([*defs.assets, *defs.asset_checks], selection=["consilium_eval"], resources=defs.resources,
-                                instance=dg.DagsterInstance.ephemeral(),
-                                run_config={"ops": {"consilium_eval": {"config": {
-                                    "questions_per_set": 1, "max_new_tokens": 4, "grounded_set": str(grounded),
-                                    "grounded_questions": 0}}}})
-    event = result.asset_materializations_for_node("consilium_eval")[-1]
-    meta = {k: getattr(v, "value", v) for k, v in event.metadata.items()}
-    assert meta["routing_accuracy"] == 1.0 and meta["questions"] == 3 and meta["grounded_questions"] == 3
+    scores = run_evaluation(paths.materials_dir, paths.data_dir, with_retrieval=False, tracking_uri=world["uri"],
+                            consilium={"questions_per_set": 1, "max_new_tokens": 4, "grounded_set": str(grounded),
+                                       "grounded_questions": 0}).consilium
+    assert scores.routing_accuracy == 1.0 and scores.questions == 3 and scores.grounded_questions == 3
     for name in ("base", "base_rag", "adapters", "adapters_rag", "evidence_only"):
-        assert f"| {name} |" in meta["by_configuration"] and f"| {name} |" in meta["grounded"]
-    run = MlflowClient(world["uri"]).get_run(meta["mlflow_run_id"])
+        assert f"| {name} |" in scores.by_configuration and f"| {name} |" in scores.grounded
+    run = MlflowClient(world["uri"]).get_run(scores.mlflow_run_id)
     metrics = run.data.metrics
     assert metrics["base_rag.expected_source_retrieved"] == 1.0
     assert metrics["adapters_rag.reference_loss"] != metrics["base_rag.reference_loss"]

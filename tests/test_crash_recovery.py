@@ -17,11 +17,11 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from conftest import FAULT_TALLY, PROJECT, SAMPLES, materialize_knowledge
+from conftest import FAULT_TALLY, PROJECT, SAMPLES
 from persona_pipeline.atomic import remove_leftovers
-from persona_pipeline.defs.definitions import build_definitions
 from persona_pipeline.defs.jobs import materials_sensor
 from persona_pipeline.defs.resources import PersonaPaths
+from persona_pipeline.defs.runs import run_knowledge
 from persona_pipeline.rag.index_store import load_index, read_manifest
 from persona_pipeline.rag.retrieval import Retriever
 from persona_pipeline.settings import Paths
@@ -119,7 +119,7 @@ def world(tmp_path, embedder) -> SimpleNamespace:
 def test_index_survives_a_kill_at_every_write_stage(world):
     """Each kill is a real `persona index`; the next run is materialized here, in-process (the same assets,
     without paying for another interpreter), while a real `persona search` reads what the kill left."""
-    assert materialize_knowledge(world.materials, world.data).success
+    assert run_knowledge(world.materials, world.data).success
     searches = []
     for n, point in enumerate(INDEX_KILL_POINTS):
         note(world.materials, n)
@@ -128,7 +128,7 @@ def test_index_survives_a_kill_at_every_write_stage(world):
         whole_index(world.data / "index")
         # a reader of the version the kill left; it runs on beside the next writer and the next kill
         searches.append(persona(world.env, "search", f"hill sprints up the quarry road quarry{n}", "--json", "-k", "3"))
-        assert materialize_knowledge(world.materials, world.data).success, f"the run after a kill at {point} failed"
+        assert run_knowledge(world.materials, world.data).success, f"the run after a kill at {point} failed"
         assert_holds_exactly(world.data, world.materials)
         assert leftovers(world.data) == [], point
         index = whole_index(world.data / "index")
@@ -174,7 +174,7 @@ def test_killed_training_resumes_from_its_checkpoint_and_its_run_is_closed(world
 
 
 def test_writers_wait_for_each_other_and_readers_answer_mid_write(world):
-    assert materialize_knowledge(world.materials, world.data).success
+    assert run_knowledge(world.materials, world.data).success
     resources = {"persona_paths": PersonaPaths.from_environment(str(world.materials), str(world.data))}
     first_tick = materials_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
     added = note(world.materials, 0)
@@ -203,8 +203,7 @@ def test_writers_wait_for_each_other_and_readers_answer_mid_write(world):
 
     releaser = threading.Thread(target=release_when_both_wait)
     releaser.start()
-    job = build_definitions(str(world.materials), str(world.data)).resolve_job_def("reindex_knowledge")
-    sensor_run = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), tags=request.tags, raise_on_error=False)
+    sensor_run = run_knowledge(world.materials, world.data, tags=request.tags)
     releaser.join()
     assert both_waited == [True], "the sensor's run and the CLI run were not both waiting on the writer lock"
     assert sensor_run.success and finish(frozen).code == 0 and finish(cli).code == 0

@@ -8,7 +8,8 @@ import time
 import dagster as dg
 import pytest
 
-from conftest import PROJECT, check_results, materialize_knowledge
+from conftest import PROJECT
+from persona_pipeline.defs.runs import run_knowledge
 from ui_servers import BIN, spawn, tail
 
 DATABASE = "dagster"
@@ -31,8 +32,8 @@ def instance(postgres, tmp_path, monkeypatch):
 
 def test_materializations_and_the_sensors_run_are_stored_in_postgres(postgres, instance, materials, data_dir, tmp_path):
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-    result = materialize_knowledge(materials, data_dir, instance=instance)
-    assert result.success and all(check_results(result).values())
+    result = run_knowledge(materials, data_dir, instance=instance)
+    assert result.success and all(result.checks.values())
 
     # the daemon ticks the sensor (it is on by default), which queues a reindex run; the daemon's run
     # queue launches it in a process of its own, against the same Postgres instance

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import FAULT_TALLY, SAMPLES, check_results, materialize_knowledge
+from conftest import FAULT_TALLY, SAMPLES
+from persona_pipeline.defs.runs import run_knowledge
 from persona_pipeline.rag.index_store import load_index, read_manifest
 
 GOOD = ["articles/threshold_training.md", "lectures/lecture_02_race_tactics.vtt", "logs/spring_group_2026.csv"]
@@ -75,7 +76,7 @@ def corpus(tmp_path_factory):
         shutil.copy(SAMPLES / rel, materials / rel)
     (materials / "articles" / "after_the_marathon.md").write_text(INJECTED_ARTICLE)
     expected = hostile_files(materials, root / "outside")
-    result = materialize_knowledge(materials, root / "data")
+    result = run_knowledge(materials, root / "data")
     return SimpleNamespace(materials=materials, data=root / "data", result=result, expected=expected)
 
 
@@ -87,7 +88,7 @@ def test_each_hostile_file_is_refused_with_its_reason_and_the_rest_is_indexed(co
         assert reason in files[rel]["reason"] and "\n" not in files[rel]["reason"], (rel, files[rel]["reason"])
         FAULT_TALLY["inputs refused with reasons"] += 1
     assert {p for p, f in files.items() if f["status"] == "indexed"} == {*GOOD, "articles/after_the_marathon.md"}
-    assert check_results(corpus.result)["every_file_accounted_for"]
+    assert corpus.result.checks["every_file_accounted_for"]
     texts = [c.text for c in load_index(corpus.data / "index").chunks.values()]
     assert not any(SECRET in t for t in texts), "a file outside the materials folder was read"
 

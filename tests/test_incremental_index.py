@@ -77,6 +77,7 @@ def test_a_change_to_the_chunk_settings_rechunks_without_reparsing(materials, da
 @pytest.fixture
 def cli(tmp_path, monkeypatch, materials, data_dir):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    # --materials / --data win over the environment's folders, which hold nothing
     monkeypatch.setenv("PERSONA_MATERIALS_DIR", "unused")
     monkeypatch.setenv("PERSONA_DATA_DIR", "unused")
     return lambda *extra: main(["index", "--materials", str(materials), "--data", str(data_dir), *extra])

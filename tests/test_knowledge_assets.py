@@ -3,7 +3,8 @@ import json
 import os
 import shutil
 
-from conftest import SAMPLES, check_results, materialize_knowledge, metadata
+from conftest import SAMPLES
+from persona_pipeline.defs.runs import run_knowledge
 from persona_pipeline.rag.embedding import Embedder
 from persona_pipeline.rag.index_store import load_index, read_manifest
 from persona_pipeline.rag.retrieval import Retriever
@@ -23,60 +24,59 @@ def _sources(data_dir):
 
 
 def test_materialize_indexes_every_sample_and_all_checks_pass(materials, data_dir):
-    result = materialize_knowledge(materials, data_dir, with_eval=True)
+    result = run_knowledge(materials, data_dir, with_eval=True)
     assert result.success
-    index_meta = metadata(result, "knowledge_index")
+    index, index_page = result.index, result.metadata("knowledge_index")
     files = sum(1 for p in materials.rglob("*") if p.is_file())
-    assert index_meta["files_indexed"] == files and index_meta["files_skipped"] == 0
-    assert index_meta["vectors"] == index_meta["chunks"] == metadata(result, "knowledge_chunks")["chunks"]
-    assert set(json.loads(json.dumps(index_meta["chunks_by_type"]))) == {"article", "lecture", "training_log"}
-    assert "threshold_training.md" in index_meta["files"]
-    checks = check_results(result)
-    assert checks == {"vector_count_matches_chunks": True, "dimension_matches_model": True,
+    assert index.files_indexed == files and index.files_skipped == 0
+    assert index.vectors == index.chunks == result.metadata("knowledge_chunks")["chunks"]
+    assert set(json.loads(json.dumps(index_page["chunks_by_type"]))) == {"article", "lecture", "training_log"}
+    assert "threshold_training.md" in index_page["files"]
+    assert result.checks == {"vector_count_matches_chunks": True, "dimension_matches_model": True,
                       "no_empty_or_truncated_chunks": True, "every_file_accounted_for": True,
                       "recall_at_5_above_threshold": True, "hybrid_at_least_best_single_mode": True}
-    evaluation = metadata(result, "retrieval_eval")
-    assert evaluation["questions"] >= 40 and evaluation["hybrid_recall@5"] >= 0.9
-    assert evaluation["hybrid_recall@5_ru"] >= 0.9 and evaluation["hybrid_recall@5_en"] >= 0.9
-    assert "| ru | 18 | bm25 |" in evaluation["by_language"]
+    evaluation, by_language = result.retrieval, result.metadata("retrieval_eval")
+    assert evaluation.questions >= 40 and evaluation.hybrid_recall_at_5 >= 0.9
+    assert by_language["hybrid_recall@5_ru"] >= 0.9 and by_language["hybrid_recall@5_en"] >= 0.9
+    assert "| ru | 18 | bm25 |" in evaluation.by_language
 
 
 def test_rerun_is_idempotent_and_touch_does_not_reembed(materials, data_dir):
-    first = materialize_knowledge(materials, data_dir)
-    version = metadata(first, "knowledge_index")["version"]
+    first = run_knowledge(materials, data_dir)
+    version = first.index.version
     os.utime(materials / "articles/threshold_training.md")
-    second = materialize_knowledge(materials, data_dir)
-    assert metadata(second, "chunk_embeddings")["newly_embedded"] == 0
-    assert metadata(second, "knowledge_index")["version"] == version
-    assert metadata(second, "knowledge_index")["new_version"] is False
+    second = run_knowledge(materials, data_dir)
+    assert second.embedded.newly_embedded == 0
+    assert second.index.version == version
+    assert second.index.new_version is False
     index = load_index(data_dir / "index")
     assert len({c.chunk_id for c in index.chunks.values()}) == index.vectors.count()
 
 
 def test_adding_one_file_embeds_only_its_chunks_and_makes_it_searchable(materials, data_dir, embedder):
-    before = metadata(materialize_knowledge(materials, data_dir), "knowledge_index")["chunks"]
+    before = run_knowledge(materials, data_dir).index.chunks
     (materials / "lectures" / "lecture_03_hills.vtt").write_text(NEW_LECTURE)
-    result = materialize_knowledge(materials, data_dir)
-    new_chunks = metadata(result, "knowledge_index")["chunks"] - before
+    result = run_knowledge(materials, data_dir)
+    new_chunks = result.index.chunks - before
     assert new_chunks >= 1
-    assert metadata(result, "chunk_embeddings")["newly_embedded"] == new_chunks
+    assert result.embedded.newly_embedded == new_chunks
     hits = Retriever(load_index(data_dir / "index"), embedder).search("Zhiguli hill fartlek", k=1)
     assert hits[0].chunk.source == "lectures/lecture_03_hills.vtt"
     assert hits[0].chunk.location["start"] == "00:00:01"
 
 
 def test_deleting_and_editing_files_leaves_no_stale_chunks(materials, data_dir, embedder):
-    materialize_knowledge(materials, data_dir)
+    run_knowledge(materials, data_dir)
     (materials / "articles/recovery_and_sleep.html").unlink()
     edited = materials / "articles/threshold_training.md"
     edited.write_text(edited.read_text().replace("3:38 per kilometre", "3:41 per kilometre"))
-    result = materialize_knowledge(materials, data_dir)
-    assert check_results(result)["every_file_accounted_for"]
+    result = run_knowledge(materials, data_dir)
+    assert result.checks["every_file_accounted_for"]
     index = load_index(data_dir / "index")
     assert "articles/recovery_and_sleep.html" not in {c.source for c in index.chunks.values()}
     texts = " ".join(c.text for c in index.chunks.values() if c.source.endswith("threshold_training.md"))
     assert "3:41 per kilometre" in texts and "3:38 per kilometre" not in texts
-    assert metadata(result, "chunk_embeddings")["newly_embedded"] == 1
+    assert result.embedded.newly_embedded == 1
     assert Retriever(index, embedder).search("kefir recovery drink sleep 8.5 hours", k=3)[0].chunk.source != "articles/recovery_and_sleep.html"
 
 
@@ -96,7 +96,7 @@ def test_bad_inputs_are_reported_and_everything_else_is_indexed(materials, data_
     (materials.parent / "RAG_config.yaml").write_text(config)
     os.environ["PERSONA_CONFIG"] = str(materials.parent / "RAG_config.yaml")
     try:
-        result = materialize_knowledge(materials, data_dir)
+        result = run_knowledge(materials, data_dir)
     finally:
         del os.environ["PERSONA_CONFIG"]
     assert result.success
@@ -112,11 +112,11 @@ def test_bad_inputs_are_reported_and_everything_else_is_indexed(materials, data_
     assert all(files[rel]["status"] == "skipped" for rel in bad)
     indexed = [p for p, f in files.items() if f["status"] == "indexed"]
     assert len(indexed) == sum(1 for p in SAMPLES.rglob("*") if p.is_file() and "worldview" not in p.parts)
-    assert check_results(result)["every_file_accounted_for"]
+    assert result.checks["every_file_accounted_for"]
 
 
 def test_index_knows_the_packaged_model_dimension(materials, data_dir, embedder: Embedder):
-    materialize_knowledge(materials, data_dir)
+    run_knowledge(materials, data_dir)
     manifest = read_manifest(data_dir / "index")
     assert manifest["dim"] == embedder.dim == 384 and manifest["embedding_model"] == "packaged"
     assert all(c.n_tokens <= embedder.window for c in load_index(data_dir / "index").chunks.values())
@@ -124,9 +124,9 @@ def test_index_knows_the_packaged_model_dimension(materials, data_dir, embedder:
 
 def test_empty_materials_folder_builds_an_empty_index(tmp_path):
     (tmp_path / "materials").mkdir()
-    result = materialize_knowledge(tmp_path / "materials", tmp_path / "data")
+    result = run_knowledge(tmp_path / "materials", tmp_path / "data")
     assert result.success
-    assert metadata(result, "knowledge_index")["chunks"] == 0
+    assert result.index.chunks == 0
     shutil.rmtree(tmp_path / "data")
 
 
@@ -134,18 +134,18 @@ def test_the_qdrant_store_serves_the_same_assets_checks_and_search(materials, da
     config = materials.parent / "RAG_config.yaml"
     config.write_text((SAMPLES.parent / "RAG_config.yaml").read_text().replace("store: faiss", "store: qdrant"))
     monkeypatch.setenv("PERSONA_CONFIG", str(config))
-    first = materialize_knowledge(materials, data_dir)
-    assert first.success and all(check_results(first).values())
-    stored = metadata(first, "knowledge_index")["vector_store"]
-    assert stored["kind"] == "qdrant" and stored["upserted"] == metadata(first, "knowledge_index")["vectors"]
+    first = run_knowledge(materials, data_dir)
+    assert first.success and all(first.checks.values())
+    stored = first.index.vector_store
+    assert stored["kind"] == "qdrant" and stored["upserted"] == first.index.vectors
     assert (data_dir / "index" / "qdrant").is_dir()
 
     gone = "articles/recovery_and_sleep.html"
     removed = sum(1 for c in load_index(data_dir / "index").chunks.values() if c.source == gone)
     (materials / gone).unlink()
-    second = materialize_knowledge(materials, data_dir)
-    assert second.success and all(check_results(second).values())
-    stored = metadata(second, "knowledge_index")["vector_store"]
+    second = run_knowledge(materials, data_dir)
+    assert second.success and all(second.checks.values())
+    stored = second.index.vector_store
     assert (stored["upserted"], stored["retired"]) == (0, removed)
     hits = Retriever(load_index(data_dir / "index"), embedder).search("kefir recovery drink sleep 8.5 hours", k=5)
     assert gone not in {h.chunk.source for h in hits}

@@ -8,7 +8,7 @@ import os
 import dagster as dg
 import pytest
 
-from conftest import SAMPLES, metadata, train_core
+from conftest import SAMPLES, train_core
 from persona_pipeline.cli import main
 from ui_servers import BIN, free_port, serve
 
@@ -35,11 +35,11 @@ def test_train_register_promote_and_ask_through_the_tracking_server(tracking_ser
     data = tmp_path / "data"
     result = train_core(SAMPLES, data, dg.DagsterInstance.ephemeral(), url)
     assert result.success
-    trained = metadata(result, "lora_core_self")
-    assert trained["mlflow_tracking_uri"] == url
-    assert trained["mlflow_run"].startswith(f"{url}/#/experiments/") and trained["mlflow_run"].endswith(trained["mlflow_run_id"])
-    assert trained["mlflow_model_version"] == f"{url}/#/models/{MODEL}/versions/1"
-    assert metadata(result, "core_self_eval")["became_champion"] is True
+    trained, trained_page = result.trained, result.metadata("lora_core_self")
+    assert trained_page["mlflow_tracking_uri"] == url
+    assert trained.mlflow_run.startswith(f"{url}/#/experiments/") and trained.mlflow_run.endswith(trained.mlflow_run_id)
+    assert trained_page["mlflow_model_version"] == f"{url}/#/models/{MODEL}/versions/1"
+    assert result.verdict.became_champion is True
 
     # the registry lives in Postgres, the adapter files in the server's artifact store
     with postgres.cursor(DATABASE) as cursor:
@@ -49,7 +49,7 @@ def test_train_register_promote_and_ask_through_the_tracking_server(tracking_ser
         assert cursor.fetchall() == [("champion", 1)]
         cursor.execute("SELECT key FROM metrics WHERE run_uuid = %s AND key = 'heldout_loss'", (run_id,))
         assert cursor.fetchall() == [("heldout_loss",)]
-    assert (name, version, run_id) == (MODEL, 1, trained["mlflow_run_id"])
+    assert (name, version, run_id) == (MODEL, 1, trained.mlflow_run_id)
     assert source.startswith("mlflow-artifacts:/"), source
     assert list(artifacts.rglob(f"{run_id}/artifacts/adapter/adapter_model.safetensors"))
     assert not (tmp_path / "mlruns").exists()

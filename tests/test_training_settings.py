@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 from mlflow import MlflowClient
 
-from conftest import PROJECT, SAMPLES, metadata, train_core
+from conftest import PROJECT, SAMPLES, train_core
 from persona_pipeline.sft.dataset import load_latest
 from persona_pipeline.training.settings import DEFAULTS_ENV, TrainingSettings
 
@@ -26,15 +26,15 @@ def test_a_run_config_change_reaches_the_dataset_the_training_run_and_the_evalua
                         base_model=tiny_base.path, max_seq_length=MAX_SEQ_LENGTH, system_prompt=SYSTEM_PROMPT)
     assert result.success
 
-    assert metadata(result, "sft_dataset_core")["max_seq_length"] == MAX_SEQ_LENGTH
+    assert result.dataset.max_seq_length == MAX_SEQ_LENGTH
     dataset = load_latest(tmp_path / "data" / "sft" / "core")
     assert all(m[0] == {"role": "system", "content": SYSTEM_PROMPT} for m in dataset.data["train"]["messages"])
 
-    run = MlflowClient(uri).get_run(metadata(result, "lora_core_self")["mlflow_run_id"])
+    run = MlflowClient(uri).get_run(result.trained.mlflow_run_id)
     assert run.data.params["max_seq_length"] == str(MAX_SEQ_LENGTH)
     assert run.data.params["base_model_id"] == Path(tiny_base.path).name
 
-    assert metadata(result, "core_self_eval")["max_seq_length"] == MAX_SEQ_LENGTH
+    assert result.verdict.max_seq_length == MAX_SEQ_LENGTH
 
 
 def test_a_misspelt_setting_is_refused_by_name(tmp_path):

@@ -7,7 +7,6 @@ import pytest
 from mlflow import MlflowClient
 from playwright.sync_api import expect
 
-from conftest import metadata
 from ui_servers import BIN, free_port, serve
 
 
@@ -24,7 +23,7 @@ def mlflow_ui(core_runs):
 
 def test_two_adapter_runs_compare_side_by_side_and_the_champion_is_marked(core_runs, mlflow_ui, page):
     client = MlflowClient(core_runs.uri)
-    runs = [client.get_run(metadata(result, "lora_core_self")["mlflow_run_id"]) for result in (core_runs.first, core_runs.second)]
+    runs = [client.get_run(result.trained.mlflow_run_id) for result in (core_runs.first, core_runs.second)]
     experiment = runs[0].info.experiment_id
 
     # MLflow's default experiment page is the GenAI view; adapters are classic model-training runs

@@ -15,7 +15,9 @@ from ..training.adapters import ADAPTERS
 from ..training.tracking import tracking_uri
 from .registry_cache import RegistryCache
 
-COMBINED = "core+sport"
+# the adapters a sports question stacks, and the name of their stacked combination on the model
+STACKED = ("core", "sport")
+COMBINED = "+".join(STACKED)
 
 
 @dataclass
@@ -63,7 +65,7 @@ def attach_adapters(base_model, dirs: dict[str, Path], labels: dict[str, str], n
         model = PeftModel.from_pretrained(base_model, str(dirs[keys[0]]), adapter_name=keys[0])
     for key in keys[1:]:
         model.load_adapter(str(dirs[key]), adapter_name=key)
-    if {"core", "sport"} <= set(dirs):
-        model.add_weighted_adapter(["core", "sport"], [1.0, 1.0], adapter_name=COMBINED, combination_type="cat")
+    if set(STACKED) <= set(dirs):
+        model.add_weighted_adapter(list(STACKED), [1.0] * len(STACKED), adapter_name=COMBINED, combination_type="cat")
     model.eval()
     return LoadedAdapters(model, labels, notes)

@@ -16,13 +16,13 @@ from ..rag.retrieval import Hit
 from ..rag_config import ConsiliumConfig
 from ..training.settings import TrainingSettings
 from . import language, prompting
-from .adapters import COMBINED, LoadedAdapters
+from .adapters import COMBINED, STACKED, LoadedAdapters
 from .evidence import Evidence, EvidenceScorer, EvidenceSelection
 from .faithfulness import DroppedSentence, unfaithful
 from .generation import sentences, stream
 from .routing import Route, Router
 
-ADAPTER_CHOICES = ("auto", "core,sport", "core", "none")
+ADAPTER_CHOICES = ("auto", ",".join(STACKED), "core", "none")
 # a question may use at most this share of the context, the rest is for excerpts and the answer
 MAX_QUESTION_SHARE = 0.5
 # evidence candidates listed in --json besides the quotes
@@ -101,8 +101,8 @@ class Consilium:
         if requested not in ADAPTER_CHOICES:
             raise AskError(f"--adapters must be one of {', '.join(ADAPTER_CHOICES)}")
         route = self.router.route(question) if requested == "auto" else None
-        wanted = {"auto": ["core", "sport"] if route and route.sport else ["core"],
-                  "core,sport": ["core", "sport"], "core": ["core"], "none": []}[requested]
+        wanted = {"auto": list(STACKED) if route and route.sport else ["core"],
+                  ",".join(STACKED): list(STACKED), "core": ["core"], "none": []}[requested]
         missing = [k for k in wanted if not self.adapters.has(k)]
         notes = [n for n in self.adapters.notes if any(f"`persona train {k}`" in n for k in missing)]
         return [k for k in wanted if self.adapters.has(k)], route, notes
@@ -204,7 +204,7 @@ class Consilium:
             return contextlib.nullcontext()
         if not used:
             return model.disable_adapter()
-        model.set_adapter(COMBINED if set(used) == {"core", "sport"} else used[0])
+        model.set_adapter(COMBINED if set(used) == set(STACKED) else used[0])
         return contextlib.nullcontext()
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,11 +127,7 @@ class DocumentFrequencies:
 
     @classmethod
     def from_texts(cls, texts: list[str]) -> "DocumentFrequencies":
-        counts: dict[str, int] = {}
-        for text in texts:
-            for term in set(tokenize(text)):
-                counts[term] = counts.get(term, 0) + 1
-        return cls(counts, len(texts))
+        return cls(dict(Counter(term for text in texts for term in set(tokenize(text)))), len(texts))
 
 
 class EvidenceScorer:

@@ -1,12 +1,14 @@
 """Knowledge assets: raw materials -> documents -> chunks -> embeddings -> the searchable index."""
 
 import time
+from collections import Counter
 
 import dagster as dg
 
 from .. import charts
 from ..progress import Progress
 from ..rag import build
+from ..rag.index_store import files_by_status
 from .grouping import in_group
 from .metadata import image, markdown_table
 from .resources import EmbedderResource, PersonaPaths
@@ -40,14 +42,11 @@ def knowledge_chunks(persona_paths: PersonaPaths, embedder: EmbedderResource) ->
     config = persona_paths.rag_config()
     model = embedder.load(config)
     chunks, rechunked = build.build_chunks(persona_paths.paths(), config, model)
-    by_type: dict[str, int] = {}
-    for chunk in chunks:
-        by_type[chunk.kind] = by_type.get(chunk.kind, 0) + 1
     tokens = sorted(c.n_tokens for c in chunks) or [0]
     return dg.MaterializeResult(metadata={
         "chunks": len(chunks),
         "documents_chunked": rechunked,
-        "chunks_by_type": dg.MetadataValue.json(by_type),
+        "chunks_by_type": dg.MetadataValue.json(dict(Counter(chunk.kind for chunk in chunks))),
         "tokens_max": tokens[-1],
         "tokens_median": tokens[len(tokens) // 2],
         "token_lengths": image(charts.token_histogram(tokens, "chunk length (embedder tokens)", model.window), "chunk token lengths"),
@@ -80,9 +79,9 @@ def knowledge_index(context: dg.AssetExecutionContext, persona_paths: PersonaPat
     return dg.MaterializeResult(metadata=index_metadata(manifest, written, paths.index_dir))
 
 
-
 def index_metadata(manifest: dict, written: bool, index_dir) -> dict:
     files = manifest["files"]
+    by_status = files_by_status(manifest)
     rows = [[path, f["type"], f["status"], f.get("chunks", ""), f.get("reason") or "; ".join(f.get("warnings") or [])]
             for path, f in files.items()]
     return {
@@ -92,8 +91,7 @@ def index_metadata(manifest: dict, written: bool, index_dir) -> dict:
         "vector_store": dg.MetadataValue.json(manifest["vector_store"]),
         "vectors": manifest["vectors"], "chunks": manifest["chunks"],
         "chunks_by_type": dg.MetadataValue.json(manifest["chunks_by_type"]),
-        "files_indexed": sum(1 for f in files.values() if f["status"] == "indexed"),
-        "files_skipped": sum(1 for f in files.values() if f["status"] == "skipped"),
+        "files_indexed": by_status["indexed"], "files_skipped": by_status["skipped"],
         "files": dg.MetadataValue.md(markdown_table(["file", "type", "status", "chunks", "reason / warnings"], rows)),
     }
 

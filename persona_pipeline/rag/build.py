@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -152,14 +153,12 @@ def embed_chunks(paths: Paths, embedder: Embedder, progress: Callable[[int, int]
 def file_status(documents: list[LoadedDocument], skipped: list[Skipped], chunks: list[Chunk], reported: set[str]) -> dict:
     """Per file: indexed (with its chunk count and warnings) or skipped (with the reason), and the path
     of its report, relative to the data folder, when some of its rows were unusable."""
-    per_file: dict[str, int] = {}
-    for chunk in chunks:
-        per_file[chunk.source] = per_file.get(chunk.source, 0) + 1
+    per_file = Counter(chunk.source for chunk in chunks)
     status = {}
     for loaded in documents:
         source = loaded.source
         status[source.path] = {"type": source.kind, "status": "indexed", "sha256": source.sha256,
-                               "chunks": per_file.get(source.path, 0), "warnings": loaded.document.warnings}
+                               "chunks": per_file[source.path], "warnings": loaded.document.warnings}
     for item in skipped:
         status[item.path] = {"type": item.kind, "status": "skipped", "reason": item.reason, "sha256": item.sha256}
     for path in reported & set(status):

@@ -2,13 +2,23 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from itertools import groupby
 
 from ..ingest.document import Block, Document
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+# when a title and heading would leave a chunk fewer text tokens than this (a runaway heading), the text is
+# sized as if they took only this many: the chunk stays whole for BM25 and the excerpt, while the embedder,
+# whose window the heading overruns, reads less of it
+MIN_TEXT_TOKENS = 16
+# the overlap carried into the next chunk is at most this share of a chunk's budget
+MAX_OVERLAP_SHARE = Fraction(1, 2)
+# a sentence longer than the overlap is still carried, once, when it is at most this share of the budget
+SMALL_SENTENCE_SHARE = Fraction(1, 3)
 
 
 @dataclass
@@ -58,10 +68,10 @@ class Chunker:
             heading = blocks[0].heading
             context_tokens = self.count_tokens(_context(document.title, heading)) + 1
             budget = min(chunk_tokens, self.window - self.special - context_tokens)
-            if budget < 16:
-                budget = max(16, self.window - self.special - 16)
+            if budget < MIN_TEXT_TOKENS:
+                budget = max(MIN_TEXT_TOKENS, self.window - self.special - MIN_TEXT_TOKENS)
             units = [u for block in blocks for u in self._units(block, budget)]
-            for piece in self._pack(units, budget, min(overlap_tokens, budget // 2)):
+            for piece in self._pack(units, budget, min(overlap_tokens, math.floor(budget * MAX_OVERLAP_SHARE))):
                 chunks.append(self._make(document, kind, heading, piece, len(chunks)))
         return chunks
 
@@ -98,6 +108,7 @@ class Chunker:
         return self._cut_long_word(text[:half], budget) + self._cut_long_word(text[half:], budget)
 
     def _pack(self, units, budget: int, overlap: int):
+        small_sentence = math.floor(budget * SMALL_SENTENCE_SHARE)
         start = 0
         while start < len(units):
             end, total = start, 0
@@ -111,8 +122,7 @@ class Chunker:
             back, carried = end, 0
             while back - 1 > start and overlap and (
                     carried + units[back - 1][1] <= overlap
-                    # a sentence longer than the overlap is still carried, once, if it is small
-                    or (carried == 0 and units[back - 1][1] <= budget // 3)):
+                    or (carried == 0 and units[back - 1][1] <= small_sentence)):
                 back -= 1
                 carried += units[back][1]
             start = back

@@ -9,6 +9,7 @@ import fcntl
 import hashlib
 import json
 import shutil
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,11 @@ def read_manifest(index_dir: Path) -> dict | None:
     return json.loads((index_dir / "versions" / version / "manifest.json").read_text())
 
 
+def files_by_status(manifest: dict) -> Counter:
+    """How many of the manifest's files were indexed and how many skipped."""
+    return Counter(f["status"] for f in manifest["files"].values())
+
+
 def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, model: str, dim: int,
                 files: dict, store: VectorStore) -> tuple[dict, bool]:
     """Write a new version unless the content is the same as the current one.
@@ -132,13 +138,10 @@ def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk],
         retriever.save(str(folder / "bm25"), show_progress=False)
     np.save(folder / "bm25_ids.npy", ids)
     fault_point("index:bm25-written")
-    counts: dict[str, int] = {}
-    for chunk in chunks:
-        counts[chunk.kind] = counts.get(chunk.kind, 0) + 1
     manifest = {
         "version": version, "generation": info.generation, "digest": digest, "created": dt.datetime.now(dt.UTC).isoformat(),
         "embedding_model": model, "dim": vectors.shape[1], "vectors": stored.pop("vectors"), "vector_store": stored,
-        "chunks": len(chunks), "chunks_by_type": counts, "files": files, "replaces": replaces,
+        "chunks": len(chunks), "chunks_by_type": dict(Counter(chunk.kind for chunk in chunks)), "files": files, "replaces": replaces,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
     return manifest

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..atomic import write_text
 from ..ingest.discovery import content_digest, snapshot
 from ..settings import Paths
+from .index_store import files_by_status
 
 PACKAGE = Path(__file__).resolve().parents[1]
 SNAPSHOT = "materials_snapshot.json"   # taken when a build starts
@@ -64,8 +65,7 @@ def record_build(paths: Paths, manifest: dict) -> None:
     if not taken:
         return
     files = manifest["files"]
-    summary = {"version": manifest["version"], "chunks": manifest["chunks"],
-               "files_indexed": sum(1 for f in files.values() if f["status"] == "indexed"),
+    summary = {"version": manifest["version"], "chunks": manifest["chunks"], "files_indexed": files_by_status(manifest)["indexed"],
                "skipped": {p: f.get("reason", "") for p, f in files.items() if f["status"] == "skipped"}}
     write_text(paths.knowledge_dir / BUILT_FROM, json.dumps({**taken, "index": summary}))
 

@@ -13,9 +13,7 @@ import pandas as pd
 from .. import charts
 from ..progress import Log, Progress
 from ..settings import Paths
-# build_sft_dataset and validate_examples: cli.py and bench/ import them from here, as before the dataset
-# helpers moved to sft/ (issue 14); drop them once those imports name sft.adapter_data
-from ..sft.adapter_data import build_sft_dataset, load_heldout, validate_examples  # noqa: F401
+from ..sft.adapter_data import load_heldout
 from ..sft.dataset import SftDataset, load_latest
 from .adapters import AdapterSpec
 from .base_model import BaseModel, prepare_base_model
