@@ -46,8 +46,9 @@ _COMPILED = {facet: [(value, re.compile(pattern)) for value, pattern in values.i
 def facet_values(text: str) -> dict[str, set[str]]:
     """The values of each facet the text names (facets it does not name are absent)."""
     found: dict[str, set[str]] = {}
+    lowered = text.lower().replace("ё", "е")
     for facet, values in _COMPILED.items():
-        rest = text.lower().replace("ё", "е")
+        rest = lowered
         for value, pattern in values:
             if pattern.search(rest):
                 found.setdefault(facet, set()).add(value)
