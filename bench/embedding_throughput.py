@@ -7,7 +7,7 @@ round of each counts, so a neighbour's burst of load skews the ratio less. Cosin
 
 - plain: SentenceTransformer(packaged MiniLM).encode(texts), every argument at its default;
 - project fp32: Embedder(precision="fp32").embed(texts): texts sorted by token length across the input;
-- project: Embedder().embed(texts): the same, in the precision chosen for this CPU (bf16 autocast where
+- project: Embedder().embed(texts): the same, in the precision chosen for this CPU (a bf16 copy of the network where
   bf16 is native and measured faster, else fp32).
 
 Usage: .venv/bin/python bench/embedding_throughput.py [--files 100] [--rounds 3]

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from peft import PeftModel  # noqa: E402
 
-from persona_pipeline.consilium.adapters import attach_adapters  # noqa: E402
+from persona_pipeline.consilium.adapters import load_adapters  # noqa: E402
 from persona_pipeline.consilium.answering import Consilium  # noqa: E402
 from persona_pipeline.consilium.grounded_set import load_grounded_set  # noqa: E402
 from persona_pipeline.consilium.loading import open_evidence, retrieval_augmenter  # noqa: E402
@@ -73,7 +73,7 @@ def main() -> None:
                        adapter_out=out)
             loss = assistant_token_loss(PeftModel.from_pretrained(load_model(base), str(out)), tokenizer, heldout,
                                         settings.max_seq_length)
-            adapters = attach_adapters(load_model(base), {"core": out}, {"core": variant}, [])
+            adapters = load_adapters(lambda: load_model(base), {"core": out}, {"core": variant}, [])
             consilium = Consilium(tokenizer=tokenizer, adapters=adapters, retriever=retriever, router=Router(),
                                   config=config, settings=settings, scorer=scorer)
             kept = dropped = invented = repeats = answered = 0

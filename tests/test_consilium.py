@@ -82,6 +82,19 @@ def test_a_question_the_coach_never_wrote_about_gets_an_abstention_in_its_langua
     assert russian.abstained and russian.text == "Я об этом не писал."
 
 
+def test_the_model_loads_only_when_something_is_to_be_generated(world):
+    """An abstention, a question in a language the base cannot write, and the evidence alone never pay for
+    the base model and adapters; an English answer loads them once, after its quote."""
+    fresh = open_consilium(world["paths"], uri=world["uri"])
+    assert fresh.ask(NEVER_WRITTEN).abstained
+    assert "двенадцать недель" in fresh.ask(WINTER_BASE).text
+    assert "17 days" in fresh.ask(TAPER, generate=False).text
+    assert "model" not in fresh.adapters.__dict__
+    pieces = []
+    fresh.ask(TAPER, on_token=pieces.append, max_new_tokens=8)
+    assert "model" in fresh.adapters.__dict__ and "17 days" in pieces[0]
+
+
 def test_routing_adds_sportmind_only_for_sports_questions(world):
     consilium = world["consilium"]
     sport = consilium.ask(TAPER, max_new_tokens=4)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
 from ..training.adapters import ADAPTERS
 from ..training.tracking import tracking_uri
@@ -22,12 +24,25 @@ COMBINED = "+".join(STACKED)
 
 @dataclass
 class LoadedAdapters:
-    model: object                                  # PeftModel, or the plain base model when none exist
+    """The adapters found, and the model carrying them, loaded on first use: an answer quotes its evidence,
+    or says the coach has not written about it, before the model is needed, and `--evidence-only` and an
+    abstention never load it (seconds of a cold start)."""
+    load: Callable[[], object]                     # PeftModel, or the plain base model when none exist
     available: dict[str, str] = field(default_factory=dict)   # key -> "persona-core-self v3"
     notes: list[str] = field(default_factory=list)
 
+    @cached_property
+    def model(self):
+        return self.load()
+
     def has(self, key: str) -> bool:
         return key in self.available
+
+
+def load_adapters(load_base: Callable[[], object], dirs: dict[str, Path], labels: dict[str, str],
+                  notes: list[str]) -> LoadedAdapters:
+    """The adapters in `dirs`, attached to the base model `load_base` gives when the model is first used."""
+    return LoadedAdapters(lambda: attach_adapters(load_base(), dirs), labels if dirs else {}, notes)
 
 
 def resolve_adapter_dirs(source: str, cache: Path, uri: str | None = None) -> tuple[dict[str, Path], dict[str, str], list[str]]:
@@ -52,9 +67,10 @@ def resolve_adapter_dirs(source: str, cache: Path, uri: str | None = None) -> tu
     return dirs, labels, notes
 
 
-def attach_adapters(base_model, dirs: dict[str, Path], labels: dict[str, str], notes: list[str]) -> LoadedAdapters:
+def attach_adapters(base_model, dirs: dict[str, Path]):
+    """A PeftModel with each adapter of `dirs` (and their stacked combination), or `base_model` without any."""
     if not dirs:
-        return LoadedAdapters(base_model, {}, notes)
+        return base_model
     from peft import PeftModel
 
     keys = list(dirs)
@@ -68,4 +84,4 @@ def attach_adapters(base_model, dirs: dict[str, Path], labels: dict[str, str], n
     if set(STACKED) <= set(dirs):
         model.add_weighted_adapter(list(STACKED), [1.0] * len(STACKED), adapter_name=COMBINED, combination_type="cat")
     model.eval()
-    return LoadedAdapters(model, labels, notes)
+    return model

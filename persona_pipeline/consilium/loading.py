@@ -10,7 +10,7 @@ from ..sft.validation import load_and_validate
 from ..training.adapters import ADAPTERS
 from ..training.base_model import load_model, load_tokenizer, prepare_base_model
 from ..training.settings import TrainingSettings
-from .adapters import attach_adapters, resolve_adapter_dirs
+from .adapters import load_adapters, resolve_adapter_dirs
 from .answering import AskError, Consilium
 from .evidence import DocumentFrequencies, EvidenceScorer
 from .raft import EvidenceAugmenter
@@ -49,7 +49,7 @@ def open_consilium(paths: Paths, *, settings: TrainingSettings | None = None, ad
     tokenizer = load_tokenizer(base)
     dirs, labels, notes = resolve_adapter_dirs(adapter_source or config.consilium.adapter_source,
                                                paths.data_dir / "consilium" / "adapters", uri)
-    adapters = attach_adapters(load_model(base), dirs, labels, notes)
+    adapters = load_adapters(lambda: load_model(base), dirs, labels, notes)
     prompts = {key: [e.messages[0 if e.messages[0]["role"] == "user" else 1]["content"]
                      for e in load_and_validate(paths.materials_dir / spec.examples_folder, paths.materials_dir)[0]]
                for key, spec in ADAPTERS.items()}

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from .embedding_precision import choose_precision, precision_context
+from .embedding_precision import choose_precision, in_precision
 from .small_batch_encoder import SMALL_BATCH, SmallBatchEncoder, pooling_config
 
 PACKAGED = "packaged"
@@ -52,6 +52,11 @@ class Embedder:
         if self.local:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         return SentenceTransformer(self.path, device=self.device, local_files_only=self.local)
+
+    @cached_property
+    def encoder(self):
+        """The network that embeds: `model`, or its bf16 copy where that measured faster."""
+        return in_precision(self.model, self.precision)
 
     @cached_property
     def small_batch_encoder(self) -> SmallBatchEncoder | None:
@@ -108,13 +113,12 @@ class Embedder:
             return out
         lengths = [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
         order = np.argsort([-n for n in lengths], kind="stable")
-        with precision_context(self.precision):
-            for start in range(0, len(texts), self.batch_size):
-                batch = order[start:start + self.batch_size]
-                out[batch] = self.model.encode([texts[i] for i in batch], batch_size=self.batch_size, normalize_embeddings=True,
-                                               convert_to_numpy=True, show_progress_bar=False)
-                if progress:
-                    progress(min(start + self.batch_size, len(texts)), len(texts))
+        for start in range(0, len(texts), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            out[batch] = self.encoder.encode([texts[i] for i in batch], batch_size=self.batch_size,
+                                             normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            if progress:
+                progress(min(start + self.batch_size, len(texts)), len(texts))
         return out
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -1,6 +1,8 @@
 """fp32 or bf16 for the embedder, decided by measuring on this CPU.
 
-bf16 autocast only pays where the CPU multiplies bf16 in hardware (AVX512-BF16, AMX); on AVX2 it is
+bf16 means a copy of the network with its weights in bf16, not autocast: autocast casts every weight again
+on every batch, and measured about 10% slower here with vectors no closer than the 0.99 needed (0.998
+against 0.9999). It only pays where the CPU multiplies bf16 in hardware (AVX512-BF16, AMX); on AVX2 it is
 emulated and slower than fp32, so there fp32 is chosen without measuring. Where bf16 is native, the
 first embedder of each CPU model and embedding model times both on a fixed set of texts and keeps bf16
 only when it is faster and its vectors stay within cosine 0.99 of fp32's. The choice is cached in the
@@ -8,7 +10,7 @@ model cache (`embedding_precision.json`); PERSONA_EMBED_PRECISION=fp32|bf16 over
 """
 from __future__ import annotations
 
-import contextlib
+import copy
 import logging
 import os
 
@@ -28,12 +30,13 @@ CALIBRATION_TEXTS = 64
 CALIBRATION_ROUNDS = 2  # interleaved; the best round of each counts, so a busy neighbour skews less
 
 
-def precision_context(precision: str):
+def in_precision(model, precision: str):
+    """`model` itself for fp32; a copy with bf16 weights for bf16 (the fp32 one stays the reference)."""
     if precision == "bf16":
         import torch
 
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+        return copy.deepcopy(model).to(torch.bfloat16)
+    return model
 
 
 def choose_precision(embedder) -> str:
@@ -46,18 +49,19 @@ def choose_precision(embedder) -> str:
         return "fp32"
     import torch
 
-    key = f"{cpu_model()} | {embedder.name} | torch {torch.__version__} | {torch.get_num_threads()} threads"
+    key = (f"{cpu_model()} | {embedder.name} | bf16 weights | torch {torch.__version__} | "
+           f"{torch.get_num_threads()} threads")
     return measured_once(CHOICES_FILE, key, lambda: calibrate(embedder))["precision"]
 
 
 def calibrate(embedder) -> dict:
     """Time fp32 and bf16 side by side on the same texts; bf16 wins only if faster and close enough."""
     texts = calibration_texts(CALIBRATION_TEXTS)
+    models = {p: in_precision(embedder.model, p) for p in PRECISIONS}
 
     def encode(precision: str):
-        with precision_context(precision):
-            return embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
-                                         convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+        return models[precision].encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
+                                        convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
 
     best, vectors = best_seconds(CALIBRATION_ROUNDS, {p: (lambda p=p: encode(p)) for p in PRECISIONS})
     cosine = float(np.min(np.sum(vectors["fp32"] * vectors["bf16"], axis=1)))
