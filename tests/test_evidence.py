@@ -54,6 +54,25 @@ def test_only_a_question_mostly_about_words_never_written_is_refused_on_vocabula
     assert never.select(paraphrase, EXCERPTS).quotes[0].number == 1
 
 
+def test_a_log_header_of_dates_and_names_does_not_answer_a_how_many_about_them(embedder):
+    """The header repeats the question's athlete and date word for word; the figures it holds are dates."""
+    log = [(1, "Training session 2026-03-03, 3 March 2026, 3 марта 2026, Mikhail Orlov. Easy run, legs heavy.",
+            "Training log\n")]
+    how_many = scorer(embedder).select("How many kilometres did Mikhail Orlov run on 3 March 2026?", log)
+    header = next(e for e in how_many.candidates if e.sentence.startswith("Training session"))
+    assert header.signals["answer_type"] == 0 and not how_many.supported
+    when = scorer(embedder).select("When did Mikhail Orlov have heavy legs?", log)
+    assert next(e for e in when.candidates if e.sentence.startswith("Training session")).signals["answer_type"] == 1
+
+
+def test_a_year_the_excerpt_does_not_hold_counts_against_it_on_its_own(embedder):
+    taper = [(1, "In 2025 my marathon taper lasted exactly 17 days.", "Tapering Before the Marathon\n")]
+    same = scorer(embedder).select("How many days did your marathon taper last in 2025?", taper).candidates[0]
+    other = scorer(embedder).select("How many days did your marathon taper last in 2023?", taper).candidates[0]
+    assert same.signals["year_missing"] == 0 and other.signals["year_missing"] == 1
+    assert other.signals["numbers_missing"] == 0  # the year is not also counted as a missing number
+    assert same.score > other.score
+
 
 def test_a_neighbouring_distance_or_season_is_not_taken_for_the_one_asked(embedder):
     marathon = scorer(embedder).select("How many days does your marathon taper last?", EXCERPTS).candidates[0]

@@ -8,9 +8,10 @@ a few signals, each readable on its own in `--json`:
 - similarity: cosine of question and sentence under the index's embedder, which catches paraphrase
   ("how long" / "lasts"); it gets its own weight per language because it is only trustworthy in English;
 - answer type: a question that asks for a figure ("how many", "сколько", "what pace") wants a sentence
-  with a number (digits or a number word), one that asks "who" wants a name;
-- numbers and years the question names must be in the excerpt (an excerpt about 2025 does not answer a
-  question about 2024);
+  with a number (digits or a number word) that the question does not already give and that is no date;
+  one that asks "when" wants a date, one that asks "who" a name;
+- numbers the question names must be in the excerpt, and a year it names has its own weight (an excerpt
+  about 2025 does not answer a question about 2024);
 - facets that exclude each other (facets.py): a sentence about the marathon taper or the winter base does
   not answer a question about the half-marathon taper or the summer base.
 Before any sentence is scored, the question itself is checked: when most of its content (weighted by
@@ -45,10 +46,13 @@ QUESTION_WORDS = frozenset(tokenize(
     "сколько какой какая какое какие каков какова каковы каким какую когда где кто почему зачем ли "
     "вы вам вас ваш ваша ваше ваши у а и её ее ему мне меня мой моя мои свой своя свои по-вашему "
     "вы вам ваш ваша ваши тренер тренера соколов соколова виктор говорит советует считает рекомендует"))
+# questions whose answer is a date (any figure in the sentence may be it), checked before FIGURE_QUESTION
+DATE_QUESTION = re.compile(r"\b(when|what (date|day|year)|which (day|date|year|week|month)|когда|какой (день|год)|"
+                           r"в каком (году|месяце)|какого числа)", re.IGNORECASE)
 FIGURE_QUESTION = re.compile(
-    r"\b(how (many|much|long|far|fast|often|old)|what (pace|time|distance|date|day|year|percent|share|heart|pulse|"
-    r"weight|speed|volume|temperature|altitude|split)|when|which (day|date|year|week|month)|"
-    r"сколько|когда|какой (темп|пульс|объ[её]м|процент|вес|результат|день|год)|какая (дистанция|скорость|высота|доля)|"
+    r"\b(how (many|much|long|far|fast|often|old)|what (pace|time|distance|percent|share|heart|pulse|"
+    r"weight|speed|volume|temperature|altitude|split)|"
+    r"сколько|какой (темп|пульс|объ[её]м|процент|вес|результат)|какая (дистанция|скорость|высота|доля)|"
     r"какое (время|расстояние)|на сколько|во сколько|в каком)", re.IGNORECASE)
 NAME_QUESTION = re.compile(r"\b(who|whom|whose|кто|кого|кому|чей|чья|как зовут)\b", re.IGNORECASE)
 # a figure written as digits or as a number word ("двенадцать недель", "three lines")
@@ -59,22 +63,31 @@ _FIGURE = re.compile(
     r"десят(ь|и)|двенадцат(ь|и)|пятнадцат(ь|и)|двадцат(ь|и)|тридцат(ь|и)|сорок|пятьдесят|шестьдесят|семьдесят|"
     r"восемьдесят|девяносто|сто|половин\w*|раз)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_MONTHS = (r"(?:january|february|march|april|may|june|july|august|september|october|november|december|"
+           r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b|"
+           r"(?:январ[ьяе]|феврал[ьяе]|март[ае]?|апрел[ьяе]|ма[йяе]|июн[ьяе]|июл[ьяе]|август[ае]?|"
+           r"сентябр[ьяе]|октябр[ьяе]|ноябр[ьяе]|декабр[ьяе])\b")
+# dates and years: in a sentence they place what it says, they are not the figure a "how many" asks for
+_DATE = re.compile(rf"\b\d{{4}}-\d\d-\d\d\b|\b\d{{1,2}}\.\d{{1,2}}\.\d{{2,4}}\b|\b\d{{1,2}}\s(?:{_MONTHS})\b|"
+                   rf"\b(?:{_MONTHS})\s\d{{1,2}}\b|\b(?:19|20)\d\d\b", re.IGNORECASE)
 _NAME = re.compile(r"(?<!^)\b[A-ZА-ЯЁ][a-zа-яё]{2,}")
 
 FEATURES = ("coverage", "excerpt_coverage", "similarity_en", "similarity_ru", "answer_type", "numbers_missing",
-            "names_missing", "facet_conflict")
+            "year_missing", "names_missing", "facet_conflict")
 # fitted by bench/evidence_calibration.py (logistic regression, balanced classes)
-COEFFICIENTS = {"coverage": 2.873, "excerpt_coverage": 1.491, "similarity_en": 3.770, "similarity_ru": 2.809,
-                "answer_type": 1.525, "numbers_missing": -2.439, "names_missing": -2.498, "facet_conflict": -3.117}
-INTERCEPT = -3.815
+COEFFICIENTS = {"coverage": 2.840, "excerpt_coverage": 1.652, "similarity_en": 3.664, "similarity_ru": 2.788,
+                "answer_type": 1.756, "numbers_missing": -1.275, "year_missing": -2.615, "names_missing": -2.467,
+                "facet_conflict": -3.111}
+INTERCEPT = -4.045
 # the best sentence's probability must reach this to be quoted (same script: the threshold where the worse
-# of "fact quoted" and "unanswerable abstained" is highest on the development set's held-out folds, 0.67
-# and 0.68 there)
+# of "fact quoted" and "unanswerable abstained" is highest on the development set's held-out folds, 0.69
+# and 0.71 there)
 SUPPORT_THRESHOLD = 0.65
 # a question whose content is at least this share (rarity-weighted) words the coach never wrote gets no
 # quote: chosen with SUPPORT_THRESHOLD by the same script. A question-level fact, so it is a gate rather
 # than a feature: every sentence of a question shares it, and a sentence-level fit learnt its sign wrong
-UNKNOWN_ABSTAIN_SHARE = 0.6
+UNKNOWN_ABSTAIN_SHARE = 0.7
 # at most this many sentences are quoted, the second and third only if nearly as likely as the first: the
 # scorer's first choice holds the fact for about three in four answerable development questions, its
 # first three for nine in ten
@@ -167,7 +180,9 @@ class EvidenceScorer:
         total = sum(terms.values())
         english = detect(question) == "en"
         wants = _wanted_type(question)
-        asked_numbers = set(_NUMBER.findall(question))
+        given = set(_NUMBER.findall(question))
+        asked_years = set(_YEAR.findall(question))
+        asked_numbers = given - asked_years
         asked_names = {tokenize(name)[0] for name in _NAME.findall(question) if tokenize(name)} - QUESTION_WORDS
         similarities = self._similarities(question, [s for _, s, _ in sentences])
         asked_facets = facets.facet_values(question)
@@ -182,8 +197,9 @@ class EvidenceScorer:
                 "excerpt_coverage": sum(idf for t, idf in terms.items() if t in own or t in around) / total,
                 "similarity_en": similarity if english else 0.0,
                 "similarity_ru": 0.0 if english else similarity,
-                "answer_type": _type_match(wants, sentence),
+                "answer_type": _type_match(wants, sentence, given),
                 "numbers_missing": len(asked_numbers - context_numbers) / len(asked_numbers) if asked_numbers else 0.0,
+                "year_missing": float(bool(asked_years - context_numbers)),
                 "names_missing": len(asked_names - around - own) / len(asked_names) if asked_names else 0.0,
                 "facet_conflict": facets.conflict(asked_facets, facets.facet_values(sentence), excerpt_facets[context]),
             }))
@@ -206,6 +222,8 @@ def choose_quotes(ranked: list, threshold: float, score=lambda e: e.score) -> li
 
 
 def _wanted_type(question: str) -> str | None:
+    if DATE_QUESTION.search(question):
+        return "date"
     if FIGURE_QUESTION.search(question):
         return "figure"
     if NAME_QUESTION.search(question):
@@ -213,9 +231,15 @@ def _wanted_type(question: str) -> str | None:
     return None
 
 
-def _type_match(wanted: str | None, sentence: str) -> float:
-    if wanted == "figure":
+def _type_match(wanted: str | None, sentence: str, given: set[str]) -> float:
+    """1 when the sentence holds what kind of answer the question wants. For a figure, one the question
+    does not already give and that is no date: a log's header "Training session 2026-03-03, Mikhail Orlov"
+    matches a question about Orlov in March 2026 word for word and answers no "how many" about it."""
+    if wanted == "date":
         return 1.0 if _FIGURE.search(sentence) else 0.0
+    if wanted == "figure":
+        rest = _NUMBER.sub(lambda m: " " if m.group() in given else m.group(), _DATE.sub(" ", sentence))
+        return 1.0 if _FIGURE.search(rest) else 0.0
     if wanted == "name":
         return 1.0 if _NAME.search(sentence) else 0.0
     return 1.0
