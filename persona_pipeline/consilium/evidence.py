@@ -72,7 +72,7 @@ _MONTHS = (r"(?:january|february|march|april|may|june|july|august|september|octo
 # (ISO dates and weeks, 3.03.2026, "3 March", "2–8 March", "March 3", years), as the parsers write log headers
 _DATE = re.compile(rf"\b\d{{4}}-(?:\d\d-\d\d|W\d\d?)\b|\b\d{{1,2}}\.\d{{1,2}}\.\d{{2,4}}\b|"
                    rf"\b(?:\d{{1,2}}\s?[–-]\s?)?\d{{1,2}}\s(?:{_MONTHS})|\b(?:{_MONTHS})\s\d{{1,2}}\b|"
-                   rf"\b(?:19|20)\d\d\b", re.IGNORECASE)
+                   rf"{_YEAR.pattern}", re.IGNORECASE)
 _NAME = re.compile(r"(?<!^)\b[A-ZА-ЯЁ][a-zа-яё]{2,}")
 
 FEATURES = ("coverage", "excerpt_coverage", "similarity_en", "similarity_ru", "answer_type", "numbers_missing",

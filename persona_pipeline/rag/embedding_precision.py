@@ -1,8 +1,8 @@
 """fp32 or bf16 for the embedder, decided by measuring on this CPU.
 
 bf16 means a copy of the network with its weights in bf16, not autocast: autocast casts every weight again
-on every batch, and measured about 10% slower here with vectors no closer than the 0.99 needed (0.998
-against 0.9999). It only pays where the CPU multiplies bf16 in hardware (AVX512-BF16, AMX); on AVX2 it is
+on every batch and measured about 10% slower here, while the copy's vectors stay within cosine 0.9998 of
+fp32's (bench/embedding_throughput.py). It only pays where the CPU multiplies bf16 in hardware (AVX512-BF16, AMX); on AVX2 it is
 emulated and slower than fp32, so there fp32 is chosen without measuring. Where bf16 is native, the
 first embedder of each CPU model and embedding model times both on a fixed set of texts and keeps bf16
 only when it is faster and its vectors stay within cosine 0.99 of fp32's. The choice is cached in the
