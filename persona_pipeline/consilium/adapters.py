@@ -42,7 +42,7 @@ class LoadedAdapters:
 def load_adapters(load_base: Callable[[], object], dirs: dict[str, Path], labels: dict[str, str],
                   notes: list[str]) -> LoadedAdapters:
     """The adapters in `dirs`, attached to the base model `load_base` gives when the model is first used."""
-    return LoadedAdapters(lambda: attach_adapters(load_base(), dirs), labels if dirs else {}, notes)
+    return LoadedAdapters(lambda: attach_adapters(load_base(), dirs), labels, notes)
 
 
 def resolve_adapter_dirs(source: str, cache: Path, uri: str | None = None) -> tuple[dict[str, Path], dict[str, str], list[str]]:
