@@ -1,7 +1,7 @@
 """Evidence selection, the faithfulness guard, languages and generation controls, without the LLM."""
 import torch
 
-from persona_pipeline.consilium import facets, language
+from persona_pipeline.consilium import facets, language, measures
 from persona_pipeline.consilium.evidence import DocumentFrequencies, EvidenceScorer
 from persona_pipeline.consilium.faithfulness import unfaithful, unsupported_numbers
 from persona_pipeline.consilium.generation import GeneratedTokensPenalty, StopOnLoopOrLength, sentences
@@ -72,6 +72,36 @@ def test_a_year_the_excerpt_does_not_hold_counts_against_it_on_its_own(embedder)
     assert same.signals["year_missing"] == 0 and other.signals["year_missing"] == 1
     assert other.signals["numbers_missing"] == 0  # the year is not also counted as a missing number
     assert same.score > other.score
+
+
+def test_a_figure_of_another_measure_does_not_answer_the_measure_asked(embedder):
+    """A camp sheet's row matches the camp word for word; its only figure is the altitude. A distance in
+    prose does not give a heart rate."""
+    camp = [(1, "Camp: Kislovodsk altitude camp; Altitude m: 1200; Coach: Viktor Sokolov.", "Camp log\n"),
+            (2, "Orlov's plan has a weekly volume of 160 km.", "Plans\n")]
+    texts = [text for _, text, _ in camp] + ["Rest 90 seconds between the reps, heart rate under 150 at the end.",
+                                             "Orlov ran the maximum of his plan in metres of climb."]
+    camp_scorer = EvidenceScorer(embedder, DocumentFrequencies.from_texts(texts))
+    rest = camp_scorer.select("How many minutes of rest between the reps at the Kislovodsk camp?", camp)
+    altitude = camp_scorer.select("At what altitude in metres is the Kislovodsk camp?", camp)
+    pulse = camp_scorer.select("What maximum heart rate does Orlov reach?", camp)
+    row = lambda selection: next(e for e in selection.candidates if e.sentence.startswith("Camp:"))  # noqa: E731
+    assert row(rest).signals["answer_type"] == 0 and row(altitude).signals["answer_type"] == 1
+    assert not rest.supported and altitude.supported
+    assert all(e.signals["answer_type"] == 0 for e in pulse.candidates) and not pulse.supported
+
+
+def test_measures_are_read_from_units_fields_and_scales_in_both_languages():
+    assert measures.asked_measures("Какой максимальный пульс у Орлова?") == {"heart rate"}
+    assert measures.asked_measures("How far ahead of the gun do I have breakfast?") == set()
+    pace = measures.asked_measures("How much slower than 10K race pace should threshold reps be?")
+    assert "15 seconds per kilometre" in measures.answering_text("10 to 15 seconds per kilometre slower", pace)
+    kept = measures.answering_text("Session: Long run; Distance: 24 km; Pace: 4:45 /km; Avg HR: 146 bpm; "
+                                   "RPE: 5/10; Notes: windy, 3 km into the wind", {"heart rate"})
+    assert "146" in kept and not any(f in kept for f in ("24", "4:45", "5/10", "3 km"))
+    assert "7 out of 10" not in measures.answering_text("I coach by RPE 7 out of 10.", {"heart rate"})
+    # nothing asked for: every figure stays
+    assert measures.answering_text("Дистанция: 11 km; Темп: 4:05 /km", set()) == "Дистанция: 11 km; Темп: 4:05 /km"
 
 
 def test_a_neighbouring_distance_or_season_is_not_taken_for_the_one_asked(embedder):
