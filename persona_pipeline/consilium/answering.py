@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ..rag.retrieval import Hit
 from ..rag_config import ConsiliumConfig
 from ..training.settings import TrainingSettings
 from . import language, prompting
@@ -21,6 +20,9 @@ from .evidence import Evidence, EvidenceScorer, EvidenceSelection
 from .faithfulness import DroppedSentence, unfaithful
 from .generation import sentences, stream
 from .routing import Route, Router
+
+if TYPE_CHECKING:  # only an annotation here; importing the retrieval modules would slow `persona ask --no-rag`
+    from ..rag.retrieval import Hit
 
 ADAPTER_CHOICES = ("auto", ",".join(STACKED), "core", "none")
 # a question may use at most this share of the context, the rest is for excerpts and the answer

@@ -1,11 +1,10 @@
 """Everything `persona ask` needs, loaded once: base model, adapters, knowledge index, embedder, router."""
 from __future__ import annotations
 
-from ..rag.index_store import IndexNotFound
-from ..rag.retrieval import Retriever, open_retriever
+from typing import TYPE_CHECKING
+
 from ..rag_config import RagConfig, load_rag_config
 from ..settings import Paths
-from ..sft.adapter_data import conversation_counter
 from ..sft.validation import load_and_validate
 from ..training.adapters import ADAPTERS
 from ..training.base_model import load_model, load_tokenizer, prepare_base_model
@@ -16,15 +15,26 @@ from .evidence import DocumentFrequencies, EvidenceScorer
 from .raft import EvidenceAugmenter
 from .routing import Router
 
+if TYPE_CHECKING:
+    from ..rag.retrieval import Retriever
+
+# The knowledge index's modules (index store, faiss, embedder) and the SFT datasets' (datasets, pandas,
+# pyarrow) are imported where they are used, not here: `persona ask --no-rag` needs neither, and importing
+# them cost about 0.6 s of its cold start.
+
 
 def open_evidence(paths: Paths, config: RagConfig) -> tuple[Retriever, EvidenceScorer]:
     """The knowledge index's retriever and the evidence scorer over it; IndexNotFound when there is none."""
+    from ..rag.retrieval import open_retriever
+
     retriever = open_retriever(paths.index_dir, config)
     return retriever, EvidenceScorer(retriever.embedder, DocumentFrequencies.from_index(retriever.index))
 
 
 def retrieval_augmenter(paths: Paths, settings: TrainingSettings, tokenizer) -> EvidenceAugmenter:
     """Retrieval-augmented variants for the SFT datasets, in the prompt shape `persona ask` uses."""
+    from ..sft.adapter_data import conversation_counter
+
     config = load_rag_config(paths.config_path)
     retriever, scorer = open_evidence(paths, config)
     count = conversation_counter(tokenizer)
@@ -40,6 +50,8 @@ def open_consilium(paths: Paths, *, settings: TrainingSettings | None = None, ad
     settings = settings or TrainingSettings()
     retriever, embedder, scorer = None, None, None
     if rag:
+        from ..rag.index_store import IndexNotFound
+
         try:
             retriever, scorer = open_evidence(paths, config)
         except IndexNotFound as exc:
@@ -50,9 +62,17 @@ def open_consilium(paths: Paths, *, settings: TrainingSettings | None = None, ad
     dirs, labels, notes = resolve_adapter_dirs(adapter_source or config.consilium.adapter_source,
                                                paths.data_dir / "consilium" / "adapters", uri)
     adapters = load_adapters(lambda: load_model(base), dirs, labels, notes)
-    prompts = {key: [e.messages[0 if e.messages[0]["role"] == "user" else 1]["content"]
-                     for e in load_and_validate(paths.materials_dir / spec.examples_folder, paths.materials_dir)[0]]
-               for key, spec in ADAPTERS.items()}
-    router = Router(embedder, prompts["sport"], prompts["core"])
+    if embedder is None:  # --no-rag: the router has only its lexicon, reading the examples would be wasted
+        router = Router()
+    else:
+        prompts = _training_prompts(paths)
+        router = Router(embedder, prompts["sport"], prompts["core"])
     return Consilium(tokenizer=tokenizer, adapters=adapters, retriever=retriever, router=router, config=config.consilium,
                      settings=settings, scorer=scorer)
+
+
+def _training_prompts(paths: Paths) -> dict[str, list[str]]:
+    """Each adapter's training prompts: the user turn of its worldview examples."""
+    return {key: [e.messages[0 if e.messages[0]["role"] == "user" else 1]["content"]
+                  for e in load_and_validate(paths.materials_dir / spec.examples_folder, paths.materials_dir)[0]]
+            for key, spec in ADAPTERS.items()}
