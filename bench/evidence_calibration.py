@@ -30,7 +30,7 @@ from sklearn.model_selection import GroupKFold
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from persona_pipeline.consilium.evidence import (FEATURES, UNKNOWN_ABSTAIN_SHARE, DocumentFrequencies,  # noqa: E402
-                                                  EvidenceScorer, choose_quotes)
+                                                  EvidenceScorer, choose_quotes, ruled_out)
 from persona_pipeline.consilium.grounded_set import GroundedQuestion, contains_fact, load_grounded_set  # noqa: E402
 from persona_pipeline.rag.embedding import Embedder  # noqa: E402
 from persona_pipeline.rag.index_store import load_index  # noqa: E402
@@ -61,6 +61,13 @@ def collect(scorer: EvidenceScorer, retriever: Retriever, questions: list[Ground
             label = question.answerable and contains_fact(sentence, question.answer)
             rows.append((qi, [signals[f] for f in FEATURES], label))
     return rows, retrieved, unknown
+
+
+def scored(model, x: np.ndarray) -> np.ndarray:
+    """The model's probabilities, with the sentences the scorer rules out whatever it fits at zero."""
+    probabilities = model.predict_proba(x)[:, 1]
+    probabilities[[ruled_out(dict(zip(FEATURES, row))) for row in x]] = 0.0
+    return probabilities
 
 
 def question_outcomes(rows, probabilities, questions, retrieved, unknown, threshold: float,
@@ -117,7 +124,7 @@ def main() -> None:
     held_out = np.zeros(len(rows))
     for train, test in GroupKFold(FOLDS).split(x, y, groups):
         model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x[train], y[train])
-        held_out[test] = model.predict_proba(x[test])[:, 1]
+        held_out[test] = scored(model, x[test])
     cv_gate = UNKNOWN_ABSTAIN_SHARE
     cv_threshold = best_threshold(rows, held_out, questions, retrieved, unknown, cv_gate)
     gates = best_gates(rows, held_out, questions, retrieved, unknown, cv_threshold)
@@ -132,13 +139,13 @@ def main() -> None:
               f"{question_outcomes(rows, held_out, questions, retrieved, unknown, threshold, cv_gate)}")
 
     model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x, y)
-    fitted = model.predict_proba(x)[:, 1]
+    fitted = scored(model, x)
     threshold = best_threshold(rows, fitted, questions, retrieved, unknown, cv_gate)
     print(f"in-sample, threshold {threshold}, gate {cv_gate}: "
           f"{question_outcomes(rows, fitted, questions, retrieved, unknown, threshold, cv_gate)}")
     near = load_grounded_set(PROJECT_DIR / NEAR_MISSES)
     near_rows, near_retrieved, near_unknown = collect(scorer, retriever, near, k)
-    near_p = model.predict_proba(np.array([r[1] for r in near_rows]))[:, 1] if near_rows else []
+    near_p = scored(model, np.array([r[1] for r in near_rows])) if near_rows else []
     print(f"near misses ({len(near)}, not fitted on), threshold {cv_threshold}, gate {cv_gate}: "
           f"{question_outcomes(near_rows, near_p, near, near_retrieved, near_unknown, cv_threshold, cv_gate)}")
     print("\n# paste into persona_pipeline/consilium/evidence.py")

@@ -14,7 +14,8 @@ a few signals, each readable on its own in `--json`:
 - numbers the question names must be in the excerpt, and a year it names has its own weight (an excerpt
   about 2025 does not answer a question about 2024);
 - facets that exclude each other (facets.py): a sentence about the marathon taper or the winter base does
-  not answer a question about the half-marathon taper or the summer base.
+  not answer a question about the half-marathon taper or the summer base; one that clashes on every facet
+  the question names is ruled out.
 Before any sentence is scored, the question itself is checked: when most of its content (weighted by
 rarity) appears nowhere in the coach's texts, as with a question about caffeine from a coach who never
 wrote the word, he has not written about it, however well some sentence matches the rest ("race").
@@ -87,7 +88,7 @@ COEFFICIENTS = {"coverage": 3.068, "excerpt_coverage": 1.676, "similarity_en": 3
 INTERCEPT = -3.981
 # the best sentence's probability must reach this to be quoted (same script: the threshold where the worse
 # of "fact quoted" and "unanswerable abstained" is highest on the development set's held-out folds, 0.72
-# and 0.71 there)
+# and 0.75 there)
 SUPPORT_THRESHOLD = 0.66
 # a question whose content is mostly (rarity-weighted) words the coach never wrote gets no quote. A rule, not
 # a fit: the same script checks that it costs nothing on the development folds (any gate from 0.65 up gives
@@ -173,6 +174,8 @@ class EvidenceScorer:
         return sum(idf for t, idf in terms.items() if self.frequencies.counts.get(t, 0) == 0) / total if total else 0.0
 
     def probability(self, signals: dict[str, float]) -> float:
+        if ruled_out(signals):
+            return 0.0
         logit = self.intercept + sum(self.coefficients[name] * signals[name] for name in FEATURES)
         return 1.0 / (1.0 + math.exp(-logit))
 
@@ -217,6 +220,14 @@ class EvidenceScorer:
     def _similarities(self, question: str, sentences: list[str]) -> np.ndarray:
         vectors = self.embedder.embed([question, *sentences])
         return vectors[1:] @ vectors[0]
+
+
+def ruled_out(signals: dict[str, float]) -> bool:
+    """A sentence that, with its excerpt, names only other values of every facet the question names is about
+    another race, season or period (the marathon taper for a half-marathon question): it is never quoted,
+    however well the rest matches. Applied after the fit, which still weighs partial conflicts; on the
+    development folds it lifted abstention from 0.727 to 0.75 with the same share of facts quoted."""
+    return signals["facet_conflict"] >= 1.0
 
 
 def choose_quotes(ranked: list, threshold: float, score=lambda e: e.score) -> list:
