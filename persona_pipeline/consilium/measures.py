@@ -18,7 +18,9 @@ import re
 MIN_FIELDS = 2
 _PAIR = re.compile(r"(?:^|;)\s*([^:;]{1,40}?):\s+([^;]*)")
 
-# measure: (pattern over a lowercased field name, pattern over the lowercased question)
+# measure: (pattern over a lowercased field name, pattern over the lowercased question). Words that mostly
+# qualify something else stay out of the question patterns: "after a hard session" asks for no effort, and
+# "before the start" / "перед стартом" is the race, not a clock time asked for
 MEASURES: dict[str, tuple[str, str]] = {
     "distance": (r"distance|дистанц|km\b|км\b|kilomet|километр",
                  r"distance|\bfar\b(?! (?:ahead|before|in advance))|\bkm\b|kilomet|\bmiles?\b|дистанц|расстоян|\bкм\b|километр"),
@@ -28,13 +30,11 @@ MEASURES: dict[str, tuple[str, str]] = {
                    r"\bhr\b|heart|pulse|bpm|пульс|чсс|удар"),
     "duration": (r"duration|\btime\b|moving|elapsed|длительн|время",
                  r"duration|\btime\b|\bhours?\b|minutes?|длительност|врем|\bчас|минут"),
-    "effort": (r"\brpe\b|effort|усили|нагрузк",
-               r"\brpe\b|effort|\bhard\b|perceived|усили|тяжел|нагрузк"),
+    "effort": (r"\brpe\b|effort|усили", r"\brpe\b|effort|perceived|усили"),
     "altitude": (r"altitude|elevation|высот|набор|подъ[её]м",
                  r"altitude(?! camp)|elevation|climb|\bheight|высот|набор высоты|подъ[её]м"),
     "laps": (r"\blaps?\b|круг", r"\blaps?\b|круг"),
     "mass": (r"weight|\bвес|\bkg\b|\bкг\b", r"\bgrams?\b|milligram|\bkg\b|\bkilos?\b|weigh|грамм|\bвес|\bкг\b"),
-    "start": (r"\bstart|начал|старт", r"\bstart|\bbegin|начал|старт|\bво сколько"),
 }
 _FIELD = {measure: re.compile(field) for measure, (field, _) in MEASURES.items()}
 _ASKED = {measure: re.compile(asked) for measure, (_, asked) in MEASURES.items()}
