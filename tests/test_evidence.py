@@ -94,6 +94,8 @@ def test_a_figure_of_another_measure_does_not_answer_the_measure_asked(embedder)
 def test_measures_are_read_from_units_fields_and_scales_in_both_languages():
     assert measures.asked_measures("Какой максимальный пульс у Орлова?") == {"heart rate"}
     assert measures.asked_measures("How far ahead of the gun do I have breakfast?") == set()
+    # words that qualify the race or the session ask for no measure of their own
+    assert measures.asked_measures("How long after a hard session, before the start of the next?") == set()
     pace = measures.asked_measures("How much slower than 10K race pace should threshold reps be?")
     assert "15 seconds per kilometre" in measures.answering_text("10 to 15 seconds per kilometre slower", pace)
     kept = measures.answering_text("Session: Long run; Distance: 24 km; Pace: 4:45 /km; Avg HR: 146 bpm; "
