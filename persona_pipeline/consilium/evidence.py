@@ -66,7 +66,7 @@ _FIGURE = re.compile(
     r"од(ин|на|ну|ного)|дв(а|е|ух|ум)|тр(и|ех|ёх)|четыр(е|ех|ёх)|пят(ь|и)|шест(ь|и)|сем(ь|и)|восем(ь|и)|девят(ь|и)|"
     r"десят(ь|и)|двенадцат(ь|и)|пятнадцат(ь|и)|двадцат(ь|и)|тридцат(ь|и)|сорок|пятьдесят|шестьдесят|семьдесят|"
     r"восемьдесят|девяносто|сто|половин\w*|раз)\b", re.IGNORECASE)
-_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_NUMBER = re.compile(measures.NUMBER)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _MONTHS = (r"(?:january|february|march|april|may|june|july|august|september|october|november|december|"
            r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b|"
@@ -188,7 +188,8 @@ class EvidenceScorer:
             return []
         total = sum(terms.values())
         english = detect(question) == "en"
-        wants = _wanted_type(question)
+        asked_measures = measures.asked_measures(question)
+        wants = _wanted_type(question, asked_measures)
         given = set(_NUMBER.findall(question))
         asked_years = set(_YEAR.findall(question))
         asked_numbers = given - asked_years
@@ -206,7 +207,7 @@ class EvidenceScorer:
                 "excerpt_coverage": sum(idf for t, idf in terms.items() if t in own or t in around) / total,
                 "similarity_en": similarity if english else 0.0,
                 "similarity_ru": 0.0 if english else similarity,
-                "answer_type": _type_match(wants, sentence, given, question),
+                "answer_type": _type_match(wants, sentence, given, asked_measures),
                 "numbers_missing": len(asked_numbers - context_numbers) / len(asked_numbers) if asked_numbers else 0.0,
                 "year_missing": float(bool(asked_years - context_numbers)),
                 "names_missing": len(asked_names - around - own) / len(asked_names) if asked_names else 0.0,
@@ -238,17 +239,17 @@ def choose_quotes(ranked: list, threshold: float, score=lambda e: e.score) -> li
     return [ranked[0]] + [e for e in ranked[1:MAX_QUOTES] if score(e) >= NEXT_QUOTE_RATIO * best]
 
 
-def _wanted_type(question: str) -> str | None:
+def _wanted_type(question: str, asked_measures: set[str]) -> str | None:
     if DATE_QUESTION.search(question):
         return "date"
-    if FIGURE_QUESTION.search(question) or (WHAT_QUESTION.search(question) and measures.asked_measures(question)):
+    if FIGURE_QUESTION.search(question) or (WHAT_QUESTION.search(question) and asked_measures):
         return "figure"
     if NAME_QUESTION.search(question):
         return "name"
     return None
 
 
-def _type_match(wanted: str | None, sentence: str, given: set[str], question: str) -> float:
+def _type_match(wanted: str | None, sentence: str, given: set[str], asked_measures: set[str]) -> float:
     """1 when the sentence holds what kind of answer the question wants. For a figure, one the question
     does not already give and that is no date: a log's header "Training session 2026-03-03, Mikhail Orlov"
     matches a question about Orlov in March 2026 word for word and answers no "how many" about it. When
@@ -256,7 +257,7 @@ def _type_match(wanted: str | None, sentence: str, given: set[str], question: st
     if wanted == "date":
         return 1.0 if _FIGURE.search(sentence) else 0.0
     if wanted == "figure":
-        text = measures.answering_text(_DATE.sub(" ", sentence), measures.asked_measures(question))
+        text = measures.answering_text(_DATE.sub(" ", sentence), asked_measures)
         rest = _NUMBER.sub(lambda m: " " if m.group() in given else m.group(), text)
         return 1.0 if _FIGURE.search(rest) else 0.0
     if wanted == "name":

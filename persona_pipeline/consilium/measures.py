@@ -14,21 +14,24 @@ from __future__ import annotations
 
 import re
 
+from ..ingest.units import name_measure
+
 # a row: at least this many "Field: value" pairs separated by semicolons
 MIN_FIELDS = 2
 _PAIR = re.compile(r"(?:^|;)\s*([^:;]{1,40}?):\s+([^;]*)")
 
-# measure: (pattern over a lowercased field name, pattern over the lowercased question). Words that mostly
+# measure: (pattern over a lowercased field name, pattern over the lowercased question); a field's distance,
+# pace or duration is read as the log parsers read a column's (ingest/units.py). Words that mostly
 # qualify something else stay out of the question patterns: "after a hard session" asks for no effort, and
 # "before the start" / "перед стартом" is the race, not a clock time asked for
 MEASURES: dict[str, tuple[str, str]] = {
-    "distance": (r"distance|дистанц|km\b|км\b|kilomet|километр",
+    "distance": (r"km\b|км\b|kilomet|километр",
                  r"distance|\bfar\b(?! (?:ahead|before|in advance))|\bkm\b|kilomet|\bmiles?\b|дистанц|расстоян|\bкм\b|километр"),
-    "pace": (r"pace|темп|speed|скорост",
+    "pace": (r"speed|скорост",
              r"pace|\bfast|speed|quick|темп|скорост|быстр"),
     "heart rate": (r"\bhr\b|heart|pulse|пульс|чсс|bpm",
                    r"\bhr\b|heart|pulse|bpm|пульс|чсс|удар"),
-    "duration": (r"duration|\btime\b|moving|elapsed|длительн|время",
+    "duration": (r"moving|elapsed",
                  r"duration|\btime\b|\bhours?\b|minutes?|длительност|врем|\bчас|минут"),
     "effort": (r"\brpe\b|effort|усили", r"\brpe\b|effort|perceived|усили"),
     "altitude": (r"altitude|elevation|высот|набор|подъ[её]м",
@@ -43,19 +46,19 @@ _ASKED = {measure: re.compile(asked) for measure, (_, asked) in MEASURES.items()
 # first listed wins: "/km" and "seconds per km" are a pace before "km" is a distance and "seconds" a
 # duration; "151 g/L" is a concentration, no mass. Volume and share are no measure a question is recognised
 # to ask for, but a figure in millilitres or percent answers no question about a pace or a mass either
-_NUMBER = r"\d+(?:[.,:]\d+)*"
+NUMBER = r"\d+(?:[.,:]\d+)*"
 _TIME_UNIT = r"(?:s|sec\w*|seconds?|min\w*|сек\w*|мин\w*)"
 UNITS: tuple[tuple[frozenset[str], str], ...] = (
-    (frozenset({"pace"}), rf"{_NUMBER}\s?(?:{_TIME_UNIT}\s?)?(?:/\s?(?:km|км|mi)\b|per (?:km|kilomet\w*|mile)|"
+    (frozenset({"pace"}), rf"{NUMBER}\s?(?:{_TIME_UNIT}\s?)?(?:/\s?(?:km|км|mi)\b|per (?:km|kilomet\w*|mile)|"
                           rf"на (?:км|километр)\b)"),
-    (frozenset({"heart rate"}), rf"{_NUMBER}\s?(?:bpm|beats|уд(?:\.|/мин|ар\w*)?)\b"),
-    (frozenset({"effort"}), rf"\brpe:?\s?{_NUMBER}(?:\s?(?:out of 10|/\s?10))?|{_NUMBER}\s?(?:out of 10|/\s?10|из 10)\b"),
-    (frozenset({"distance"}), rf"{_NUMBER}\s?(?:km|k|miles?|км|километр\w*|kilomet\w*)\b"),
-    (frozenset({"distance", "altitude"}), rf"{_NUMBER}\s?(?:m|metres?|meters?|м|метр\w*)\b"),
-    (frozenset({"duration"}), rf"{_NUMBER}\s?(?:{_TIME_UNIT}|h|hours?|hrs?|час\w*|ч)\b"),
-    (frozenset({"mass"}), rf"{_NUMBER}\s?(?:kg|g|mg|grams?|milligrams?|кг|г|мг|грамм\w*|миллиграмм\w*|килограмм\w*)\b(?!\s?/)"),
-    (frozenset({"volume"}), rf"{_NUMBER}\s?(?:ml|l|litres?|liters?|мл|л|литр\w*)\b"),
-    (frozenset({"share"}), rf"{_NUMBER}\s?(?:%|percent|per cent|процент\w*)"),
+    (frozenset({"heart rate"}), rf"{NUMBER}\s?(?:bpm|beats|уд(?:\.|/мин|ар\w*)?)\b"),
+    (frozenset({"effort"}), rf"\brpe:?\s?{NUMBER}(?:\s?(?:out of 10|/\s?10))?|{NUMBER}\s?(?:out of 10|/\s?10|из 10)\b"),
+    (frozenset({"distance"}), rf"{NUMBER}\s?(?:km|k|miles?|км|километр\w*|kilomet\w*)\b"),
+    (frozenset({"distance", "altitude"}), rf"{NUMBER}\s?(?:m|metres?|meters?|м|метр\w*)\b"),
+    (frozenset({"duration"}), rf"{NUMBER}\s?(?:{_TIME_UNIT}|h|hours?|hrs?|час\w*|ч)\b"),
+    (frozenset({"mass"}), rf"{NUMBER}\s?(?:kg|g|mg|grams?|milligrams?|кг|г|мг|грамм\w*|миллиграмм\w*|килограмм\w*)\b(?!\s?/)"),
+    (frozenset({"volume"}), rf"{NUMBER}\s?(?:ml|l|litres?|liters?|мл|л|литр\w*)\b"),
+    (frozenset({"share"}), rf"{NUMBER}\s?(?:%|percent|per cent|процент\w*)"),
 )
 _UNITS = re.compile("|".join(f"(?P<u{i}>{unit})" for i, (_, unit) in enumerate(UNITS)), re.IGNORECASE)
 
@@ -68,7 +71,7 @@ def fields(sentence: str) -> list[tuple[str, str]]:
 
 def measure_of(field_name: str) -> str | None:
     name = field_name.lower()
-    return next((measure for measure, pattern in _FIELD.items() if pattern.search(name)), None)
+    return name_measure(name) or next((measure for measure, pattern in _FIELD.items() if pattern.search(name)), None)
 
 
 def asked_measures(question: str) -> set[str]:
@@ -84,5 +87,5 @@ def answering_text(sentence: str, asked: set[str]) -> str:
         return sentence
     pairs = fields(sentence)
     if pairs:
-        sentence = " ; ".join(value for name, value in pairs if measure_of(name) in asked or measure_of(name) is None)
+        sentence = " ; ".join(value for name, value in pairs if measure_of(name) in asked | {None})
     return _UNITS.sub(lambda m: m.group() if UNITS[int(m.lastgroup[1:])][0] & asked else " ", sentence)

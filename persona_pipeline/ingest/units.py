@@ -94,6 +94,18 @@ def column(raw_header, values: list) -> Column:
     return Column(name, unit)
 
 
+def name_measure(name: str) -> str | None:
+    """What a column's name alone says it measures: "pace", "distance", "duration" or None ("Start Time" is
+    a time of day, not how long)."""
+    if _PACE_NAME.search(name):
+        return "pace"
+    if _DISTANCE_NAME.search(name):
+        return "distance"
+    if _TIME_OF_DAY.search(name):
+        return None
+    return "duration" if _DURATION_NAME.search(name) else None
+
+
 def format_measure(measure: str, number: float) -> str:
     if measure == "distance":
         return f"{round(number, 2):g} km"
