@@ -106,6 +106,41 @@ def test_measures_are_read_from_units_fields_and_scales_in_both_languages():
     assert measures.answering_text("Дистанция: 11 km; Темп: 4:05 /km", set()) == "Дистанция: 11 km; Темп: 4:05 /km"
 
 
+def test_a_question_that_names_its_unit_wants_a_figure_in_it(embedder):
+    """"How many minutes" is not answered by "one session a week", though "how often" would be."""
+    sauna = [(1, "I allow the sauna before a race and one session a week.", "Recovery\n"),
+             (2, "Kefir with honey is the club's traditional recovery drink.", "Recovery\n")]
+    texts = [text for _, text, _ in sauna] + ["Ten minutes in the cold bath is enough."]
+    sauna_scorer = EvidenceScorer(embedder, DocumentFrequencies.from_texts(texts))
+    selection = sauna_scorer.select("How many minutes in the sauna do you allow after a hard session?", sauna)
+    assert selection.candidates[0].signals["answer_type"] == 0 and not selection.supported
+    often = sauna_scorer.select("How often do you allow the sauna?", sauna)
+    assert often.candidates[0].signals["answer_type"] == 1
+    minutes = measures.named_units("Сколько минут в сауне вы разрешаете?")
+    assert minutes == {"duration"} and measures.named_units("Сколько шагов в минуту?") == set()
+    assert measures.answering_text("Разрешаю одну тренировку в неделю.", {"duration"}, minutes).strip() == ""
+    assert "восемь с половиной часов" in measures.answering_text("Спать восемь с половиной часов.", {"duration"},
+                                                                 minutes)
+    # a log row's field names the unit for its value
+    assert "48" in measures.answering_text("Session: Sauna; Duration min: 48; Notes: felt fine", {"duration"}, minutes)
+
+
+def test_figures_are_read_with_their_unit_in_words_ranges_and_comparisons():
+    heart_rate = {"heart rate"}
+    # "a runner who runs 60" (a week) is a distance
+    orlov = measures.answering_text("Orlov's 160 km a week would break a runner who runs 60.", heart_rate)
+    assert not any(f in orlov for f in ("160", "60"))
+    assert "пробегает 60" not in measures.answering_text("убьёт бегуна, который пробегает 60.", heart_rate)
+    assert "75% of maximum heart rate" in measures.answering_text("Easy below 75% of maximum heart rate.", heart_rate)
+    pace = measures.asked_measures("How much slower than at sea level should the reps be?")
+    assert pace == {"pace"} and "4 seconds slower" in measures.answering_text("About 4 seconds slower.", pace)
+    share = measures.asked_measures("Какая доля километража приходится на первую зону?")
+    assert "share" in share and "Восемьдесят процентов" in measures.answering_text(
+        "Восемьдесят процентов объёма идёт в первой зоне.", share)
+    # a number word is no unit of its own: "ones" is not "one s"
+    assert "ones" in measures.answering_text("The easy ones stay easy.", heart_rate)
+
+
 def test_a_neighbouring_distance_or_season_is_not_taken_for_the_one_asked(embedder):
     marathon = scorer(embedder).select("How many days does your marathon taper last?", EXCERPTS).candidates[0]
     half_selection = scorer(embedder).select("How many days does your half-marathon taper last?", EXCERPTS)
