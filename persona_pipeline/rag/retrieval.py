@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..rag_config import MODES, RANKINGS, RagConfig, RetrievalConfig, equal_weights
+from . import bm25_search
 from .chunking import Chunk
 from .embedding import Embedder
 from .index_store import KnowledgeIndex, load_index
@@ -104,8 +105,8 @@ class Retriever:
         mask = None
         if allowed is not None:
             mask = np.array([vid in allowed for vid in self.index.bm25_ids.tolist()], dtype=np.float32)
-        found, scores = self.index.bm25.retrieve([tokens], k=min(pool, rows), show_progress=False, weight_mask=mask)
-        return [(int(self.index.bm25_ids[r]), float(s)) for r, s in zip(found[0], scores[0]) if s > 0]
+        found, scores = bm25_search.top_k(self.index.bm25, tokens, min(pool, rows), mask)
+        return [(int(self.index.bm25_ids[r]), float(s)) for r, s in zip(found, scores)]
 
 
 def open_retriever(index_dir: Path, config: RagConfig, embedder: Embedder | None = None) -> Retriever:

@@ -22,6 +22,9 @@ FAISS_FILE = "vectors.faiss"
 # an IVF index has this many lists per square root of its vector count (FAISS's guideline is 4 to 16:
 # more lists, shorter scans per probe)
 IVF_LISTS_PER_ROOT = 4
+# k-means for the IVF lists samples this many vectors per list (FAISS warns below 39): its cost grows with
+# the vectors it clusters, and FAISS's own default of 256 per list took minutes at a million vectors
+IVF_TRAIN_POINTS_PER_LIST = 64
 # IVF search visits this many lists at least, and a sixteenth of them on big indexes
 MIN_NPROBE, NPROBE_SHARE = 8, 16
 
@@ -87,6 +90,7 @@ class FaissStore(VectorStore):
         else:
             nlist = int(IVF_LISTS_PER_ROOT * np.sqrt(len(chunks)))
             index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            index.cp.max_points_per_centroid = IVF_TRAIN_POINTS_PER_LIST
             index.train(contiguous)
             layout = f"IVF{nlist},FlatIP"
         if len(chunks):

@@ -1,0 +1,38 @@
+"""BM25 top-k from the query terms' postings gives bm25s's own ranking."""
+import bm25s
+import numpy as np
+
+from persona_pipeline.rag.bm25_search import top_k
+from persona_pipeline.rag.lexical import tokenize
+
+TEXTS = ["My marathon taper lasts exactly 17 days.", "The taper keeps intensity and cuts volume.",
+         "Зимний базовый период длится двенадцать недель.", "Базовый период: объём растёт на 8 процентов в неделю.",
+         "Sleep at least 8.5 hours in heavy blocks.", "Easy runs stay easy; the marathon is won in the base.",
+         "Пульс утром выше на 6 ударов: день отдыха.", "Threshold reps at 10 to 15 seconds per km slower."]
+QUERIES = ["How long is the marathon taper?", "Сколько недель длится базовый период?", "taper taper volume",
+           "caffeine before a race", "сон и пульс утром", "marathon"]
+
+
+def bm25s_ranking(index, tokens, k, mask=None):
+    rows, scores = index.retrieve([tokens], k=k, show_progress=False, weight_mask=mask)
+    return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+
+
+def test_postings_top_k_ranks_as_bm25s_does_with_repeats_unknown_words_and_row_weights():
+    rng = np.random.default_rng(0)
+    corpus = TEXTS * 5 + [" ".join(rng.choice(" ".join(TEXTS).split(), 8)) for _ in range(200)]
+    index = bm25s.BM25()
+    index.index([tokenize(t) for t in corpus], show_progress=False)
+    mask = (rng.random(len(corpus)) > 0.5).astype(np.float32)
+    for query in QUERIES:
+        tokens = tokenize(query)
+        for k, weights in ((5, None), (50, None), (len(corpus), None), (10, mask)):
+            expected = bm25s_ranking(index, tokens, k, weights)
+            rows, scores = top_k(index, tokens, k, weights)
+            assert np.allclose(scores, [s for _, s in expected], rtol=1e-5)
+            # the same rows above the last score kept; at that score a tie may keep either row
+            floor = min(scores, default=0) + 1e-5
+            assert {r for r, s in expected if s > floor} == {r for r, s in zip(rows, scores) if s > floor}
+            if k >= len(corpus):
+                assert set(rows.tolist()) == {r for r, _ in expected}
+    assert len(top_k(index, tokenize("caffeine"), 5)[0]) == 0
