@@ -2,7 +2,7 @@
 import bm25s
 import numpy as np
 
-from persona_pipeline.rag.bm25_search import top_k
+from persona_pipeline.rag.bm25_search import SAMPLE_STRIDE, top_k
 from persona_pipeline.rag.lexical import tokenize
 
 TEXTS = ["My marathon taper lasts exactly 17 days.", "The taper keeps intensity and cuts volume.",
@@ -20,13 +20,14 @@ def bm25s_ranking(index, tokens, k, mask=None):
 
 def test_postings_top_k_ranks_as_bm25s_does_with_repeats_unknown_words_and_row_weights():
     rng = np.random.default_rng(0)
-    corpus = TEXTS * 5 + [" ".join(rng.choice(" ".join(TEXTS).split(), 8)) for _ in range(200)]
+    # more rows than SAMPLE_STRIDE times k, so the top k is chosen above the sampled floor
+    corpus = TEXTS * 5 + [" ".join(rng.choice(" ".join(TEXTS).split(), 8)) for _ in range(5000)]
     index = bm25s.BM25()
     index.index([tokenize(t) for t in corpus], show_progress=False)
     mask = (rng.random(len(corpus)) > 0.5).astype(np.float32)
     for query in QUERIES:
         tokens = tokenize(query)
-        for k, weights in ((5, None), (50, None), (len(corpus), None), (10, mask)):
+        for k, weights in ((5, None), (50, None), (len(corpus), None), (10, mask), (50, mask)):
             expected = bm25s_ranking(index, tokens, k, weights)
             rows, scores = top_k(index, tokens, k, weights)
             assert np.allclose(scores, [s for _, s in expected], rtol=1e-5)
@@ -35,4 +36,5 @@ def test_postings_top_k_ranks_as_bm25s_does_with_repeats_unknown_words_and_row_w
             assert {r for r, s in expected if s > floor} == {r for r, s in zip(rows, scores) if s > floor}
             if k >= len(corpus):
                 assert set(rows.tolist()) == {r for r, _ in expected}
+    assert len(corpus) > SAMPLE_STRIDE * 50
     assert len(top_k(index, tokenize("caffeine"), 5)[0]) == 0

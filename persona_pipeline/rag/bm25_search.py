@@ -4,12 +4,15 @@ bm25s scores every document of the index for each query (an array as long as the
 the top k from all of it; at a million chunks that selection alone took about 100 ms a query, most of
 the hybrid query's time. The scores are the same sums of precomputed per-term weights (bm25s's eager
 index, one column per term): here only the postings of the query's terms are added up, and the top k is
-chosen among the documents they touch, so a query costs what its terms' postings hold, not the corpus.
+chosen among the few documents that can be in it, so the selection no longer grows with the corpus.
 """
 from __future__ import annotations
 
 import bm25s
 import numpy as np
+
+# the top k's score floor is read from every this-many-th row's score (see _floor)
+SAMPLE_STRIDE = 64
 
 
 def top_k(bm25: bm25s.BM25, tokens: list[str], k: int, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -23,14 +26,22 @@ def top_k(bm25: bm25s.BM25, tokens: list[str], k: int, weights: np.ndarray | Non
     touched = np.concatenate([rows[pointers[c]:pointers[c + 1]] for c in columns])
     added = np.concatenate([values[pointers[c]:pointers[c + 1]] for c in columns])
     sums = np.bincount(touched, weights=added)
-    candidates = np.flatnonzero(sums)
-    scores = sums[candidates]
     if weights is not None:
-        scores = scores * weights[candidates]
-        keep = scores > 0
-        candidates, scores = candidates[keep], scores[keep]
+        sums *= weights[:len(sums)]
+    candidates = np.flatnonzero(sums >= _floor(sums, k))
+    scores = sums[candidates]
     if len(candidates) > k:
         best = np.argpartition(-scores, k - 1)[:k]
         candidates, scores = candidates[best], scores[best]
     order = np.argsort(-scores, kind="stable")
     return candidates[order], scores[order].astype(np.float32)
+
+
+def _floor(sums: np.ndarray, k: int) -> float:
+    """A score every row of the top k reaches: the k-th best of every SAMPLE_STRIDE-th row is at most the
+    k-th best of all rows. Selecting from the rows at or above it, a few thousand, instead of from the whole
+    corpus is what makes a query's cost independent of the corpus size. Never below the smallest positive
+    score, so rows the query does not touch are never returned."""
+    sample = sums[::SAMPLE_STRIDE]
+    floor = np.partition(sample, len(sample) - k)[len(sample) - k] if len(sample) > k else 0.0
+    return max(float(floor), np.finfo(np.float32).tiny)
