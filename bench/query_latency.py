@@ -141,7 +141,7 @@ def main() -> None:
     print(f"{len(texts)} sample sentences, two per chunk; {len(questions)} questions; hybrid top-{TOP_K}; "
           f"IVF above {config.index.exact_search_max_vectors:,} vectors")
     try:
-        print(f"{'chunks':>10}{'layout':>16}{'write s':>9}{'+1 file s':>10}{'load s':>8}{'hybrid p50':>11}"
+        print(f"{'chunks':>10}{'layout queried':>16}{'write s':>9}{'+1 file s':>10}{'load s':>8}{'hybrid p50':>11}"
               f"{'p95':>7}{'encode':>8}{'dense':>7}{'bm25':>7}{'recall@10':>10}  (ms)")
         for size in args.sizes:
             r = measure(size, texts, embeddings, embedder, questions, config, work)
