@@ -10,7 +10,7 @@ SECOND_WEIGHT) plus Gaussian noise: vectors cluster the way real ones do, which 
 depends on (random unit vectors have no clusters and no near neighbours). The queries are the grounded
 set's questions in both languages, encoded at query time by the index's embedder, as `persona ask` does.
 
-    .venv/bin/python bench/query_latency.py [--sizes 100000 1000000] [--queries 112]
+    .venv/bin/python bench/query_latency.py [--sizes 100000 1000000] [--queries 0 (all)]
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def measure(size: int, texts: list[str], embeddings: np.ndarray, embedder: Embed
     write_s = time.perf_counter() - started
 
     added, added_vectors = synthetic(CHUNKS_PER_FILE, texts, embeddings, rng)
-    added = [chunk(size + n, c.text + f" added{n}") for n, c in enumerate(added)]
+    added = [chunk(size + n, c.text.replace(f"tag{n}", f"tag{size + n}")) for n, c in enumerate(added)]
     started = time.perf_counter()
     manifest, _ = write_index(index_dir, chunks + added, np.vstack([vectors, added_vectors]), model=embedder.name,
                               dim=vectors.shape[1], files={}, store=store)
@@ -133,6 +133,8 @@ def main() -> None:
     embeddings = embedder.embed(texts)
     questions = [q.question for q in load_grounded_set(PROJECT / "eval" / "grounded_questions.yaml")]
     questions = questions[:args.queries] if args.queries else questions
+    if len(questions) < 2:
+        parser.error("percentiles need at least 2 questions")
     threadpool_limits(1)  # OpenMP (FAISS), BLAS and torch: one query at a time on one thread
     import torch
 

@@ -1,6 +1,7 @@
 """BM25 top-k from the query terms' postings gives bm25s's own ranking."""
 import bm25s
 import numpy as np
+import pytest
 
 from persona_pipeline.rag.bm25_search import SAMPLE_STRIDE, top_k
 from persona_pipeline.rag.lexical import tokenize
@@ -38,3 +39,19 @@ def test_postings_top_k_ranks_as_bm25s_does_with_repeats_unknown_words_and_row_w
                 assert set(rows.tolist()) == {r for r, _ in expected}
     assert len(corpus) > SAMPLE_STRIDE * 50
     assert len(top_k(index, tokenize("caffeine"), 5)[0]) == 0
+
+
+def test_a_filter_that_leaves_few_rows_and_a_method_with_absent_term_scores():
+    corpus = TEXTS * 700
+    index = bm25s.BM25()
+    index.index([tokenize(t) for t in corpus], show_progress=False)
+    only = np.zeros(len(corpus), dtype=np.float32)
+    only[[0, 9]] = 1.0  # no sampled row is allowed: the floor falls to the smallest positive score
+    rows, _ = top_k(index, tokenize("marathon taper"), 5, only)
+    assert rows.tolist() == [0, 9]  # both hold "taper", the first "marathon" too
+    with pytest.raises(ValueError, match="row weights"):
+        top_k(index, tokenize("taper"), 5, only[:10])
+    plus = bm25s.BM25(method="bm25+")
+    plus.index([tokenize(t) for t in TEXTS], show_progress=False)
+    with pytest.raises(ValueError, match="bm25\\+"):
+        top_k(plus, tokenize("taper"), 5)

@@ -121,6 +121,14 @@ def test_a_question_that_names_its_unit_wants_a_figure_in_it(embedder):
     assert measures.answering_text("Разрешаю одну тренировку в неделю.", {"duration"}, minutes).strip() == ""
     assert "восемь с половиной часов" in measures.answering_text("Спать восемь с половиной часов.", {"duration"},
                                                                  minutes)
+    assert measures.named_units("Какая длительность в часах?") == {"duration"}
+    assert "20-minute" in measures.answering_text("A 20-minute sauna, then a cold shower.", set(), minutes)
+    # "часть" and "минус" are no hours or minutes
+    assert measures.answering_text("Одна часть, минус пятнадцать.", {"duration"}, minutes).strip() == ""
+    # a pace is a time per distance: naming seconds, the question still takes "15 seconds per km"
+    per_km = "How many seconds per km slower should threshold reps be?"
+    assert "15 seconds per km" in measures.answering_text("10 to 15 seconds per km slower.",
+                                                          measures.asked_measures(per_km), measures.named_units(per_km))
     # a log row's field names the unit for its value
     assert "48" in measures.answering_text("Session: Sauna; Duration min: 48; Notes: felt fine", {"duration"}, minutes)
 

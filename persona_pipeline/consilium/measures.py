@@ -17,6 +17,7 @@ often". Figures are read as digits or as number words ("three hours", "восе�
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 
 from ..ingest.units import name_measure
 
@@ -32,7 +33,8 @@ MEASURES: dict[str, tuple[str, str]] = {
     "distance": (r"km\b|км\b|kilomet|километр",
                  r"distance|\bfar\b(?! (?:ahead|before|in advance))|\bkm\b|kilomet|\bmiles?\b|дистанц|расстоян|\bкм\b|километр"),
     "pace": (r"speed|скорост",
-             r"pace|\bfast|slower|speed|quick|темп|скорост|быстр|медленн"),
+             r"pace|\bfast|slower|speed|quick|темп|скорост|быстр|медленн|"
+             r"(?:minutes?|seconds?|минут\w*|секунд\w*) (?:per|a|на) (?:km|kilomet|mile|км|километр)"),
     "heart rate": (r"\bhr\b|heart|pulse|пульс|чсс|bpm",
                    r"\bhr\b|heart|pulse|bpm|пульс|чсс|удар"),
     "duration": (r"moving|elapsed",
@@ -42,7 +44,8 @@ MEASURES: dict[str, tuple[str, str]] = {
                  r"altitude(?! camp)|elevation|climb|\bheight|высот|набор высоты|подъ[её]м"),
     "laps": (r"\blaps?\b|круг", r"\blaps?\b|круг"),
     "mass": (r"weight|\bвес|\bkg\b|\bкг\b", r"\bgrams?\b|milligram|\bkg\b|\bkilos?\b|weigh|грамм|\bвес|\bкг\b"),
-    "share": (r"%|percent|share|процент|доля", r"percent|\bshare\b|proportion|процент|\bдол[яюи]\b"),
+    "share": (r"%|percent|share|процент|доля",
+              r"percent|\b(?:what|the) share\b|\bshare of\b|proportion|процент|\bдол[яюи]\b"),
 }
 _FIELD = {measure: re.compile(field) for measure, (field, _) in MEASURES.items()}
 _ASKED = {measure: re.compile(asked) for measure, (_, asked) in MEASURES.items()}
@@ -54,29 +57,36 @@ _ASKED = {measure: re.compile(asked) for measure, (_, asked) in MEASURES.items()
 # millilitres answers no question about a pace either
 NUMBER = r"\d+(?:[.,:]\d+)*"
 # a figure written as a word, as in "двенадцать недель" or "three lines"
-NUMBER_WORD = (r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
-               r"fifty|hundred|half|twice|once|"
-               r"од(?:ин|на|ну|ного)|дв(?:а|е|ух|ум)|тр(?:и|ех|ёх)|четыр(?:е|ех|ёх)|пят(?:ь|и)|шест(?:ь|и)|сем(?:ь|и)|"
-               r"восем(?:ь|и)|девят(?:ь|и)|десят(?:ь|и)|двенадцат(?:ь|и)|пятнадцат(?:ь|и)|двадцат(?:ь|и)|"
-               r"тридцат(?:ь|и)|сорок|пятьдесят|шестьдесят|семьдесят|восемьдесят|девяносто|сто|полтор\w*|"
+NUMBER_WORD = (r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|"
+               r"eigh|nine)teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|half|twice|once|"
+               r"од(?:ин|на|ну|ного|ной|ном)|одиннадцат(?:ь|и)|дв(?:а|е|ух|ум|умя)|тр(?:и|ех|ёх)|четыр(?:е|ех|ёх)|"
+               r"пят(?:ь|и)|шест(?:ь|и)|сем(?:ь|и)|"
+               r"восем(?:ь|и)|восьм(?:и|ью)|девят(?:ь|и)|десят(?:ь|и)|двенадцат(?:ь|и)|пятнадцат(?:ь|и)|двадцат(?:ь|и)|"
+               r"тридцат(?:ь|и)|сорок|пятьдесят|шестьдесят|семьдесят|восемьдесят|девяносто|сто|пол(?:у)?тор\w*|"
                r"половин\w*)\b")
-# digits, or a number word and a space ("ones" is no "one s"), before a unit; "and a half" may come between
-_QUANTITY = rf"(?:{NUMBER}\s?|{NUMBER_WORD}(?:\s(?:and a half|с половиной))?\s)"
-_TIME_UNIT = r"(?:s|sec\w*|seconds?|min\w*|сек\w*|мин\w*)"
+# digits, or a number word and a space or hyphen ("ones" is no "one s"), before a unit, as in "20-minute" or
+# "two-hour"; "and a half" may come between
+_QUANTITY = rf"(?:{NUMBER}(?:\s(?:and a half)\s)?[\s-]?|{NUMBER_WORD}(?:\s(?:and a half|с половиной))?[\s-])"
+# the word forms themselves: "часть", "минус" and "mind" are no units
+_TIME_UNIT = r"(?:s|secs?|seconds?|mins?|minutes?|сек|секунд\w*|мин|минут\w*)"
+_HOURS = r"(?:h|hours?|hrs?|час(?:а|ов|ах|ам|ом)?|ч)"
 # runners name a week's distance by the bare number after the verb: "a runner who runs 60", "пробегает 60"
 _RAN = r"\b(?:runs|ran|running|бегает|пробегает|пробегал\w*|пробежал\w*|набегает|набегал\w*)"
 UNITS: tuple[tuple[frozenset[str], str], ...] = (
     (frozenset({"pace"}), rf"{_QUANTITY}(?:{_TIME_UNIT}\s?)?(?:/\s?(?:km|км|mi)\b|per (?:km|kilomet\w*|mile)|"
-                          rf"на (?:км|километр)\b)|{_QUANTITY}{_TIME_UNIT}\s(?:faster|slower|quicker|быстрее|медленнее)"),
+                          rf"на (?:км|километр)\b)|"
+                          rf"{_QUANTITY}{_TIME_UNIT}\s(?:faster|slower|quicker|быстрее|медленнее)"),
     (frozenset({"heart rate"}), rf"{_QUANTITY}(?:bpm|beats|уд(?:\.|/мин|ар\w*)?)\b|"
                                 rf"{_QUANTITY}(?:%|percent|процент\w*)\s(?:of\s(?:max\w*\s)?(?:heart rate|hr)\b|"
                                 rf"от\s(?:максимальн\w*\s)?(?:пульс|чсс)\w*)"),
-    (frozenset({"effort"}), rf"\brpe:?\s?{_QUANTITY}(?:\s?(?:out of 10|/\s?10))?|{_QUANTITY}(?:out of 10|/\s?10|из 10)\b"),
+    (frozenset({"effort"}), rf"\brpe:?\s?{_QUANTITY}(?:\s?(?:out of 10|/\s?10))?|"
+                            rf"{_QUANTITY}(?:out of 10|/\s?10|из 10)\b"),
     (frozenset({"distance"}), rf"{_QUANTITY}(?:km|k|miles?|км|километр\w*|kilomet\w*)\b|"
                               rf"{_RAN}\s\d+\b(?![.,:]\d|\s?(?!a\b|per\b|в\b|за\b)\w)"),
     (frozenset({"distance", "altitude"}), rf"{_QUANTITY}(?:m|metres?|meters?|м|метр\w*)\b"),
-    (frozenset({"duration"}), rf"{_QUANTITY}(?:{_TIME_UNIT}|h|hours?|hrs?|час\w*|ч)\b"),
-    (frozenset({"mass"}), rf"{_QUANTITY}(?:kg|g|mg|grams?|milligrams?|кг|г|мг|грамм\w*|миллиграмм\w*|килограмм\w*)\b(?!\s?/)"),
+    (frozenset({"duration"}), rf"{_QUANTITY}(?:{_TIME_UNIT}|{_HOURS})\b"),
+    (frozenset({"mass"}), rf"{_QUANTITY}(?:kg|g|mg|grams?|milligrams?|кг|г|мг|грамм\w*|миллиграмм\w*|"
+                          rf"килограмм\w*)\b(?!\s?/)"),
     (frozenset({"volume"}), rf"{_QUANTITY}(?:ml|l|litres?|liters?|мл|л|литр\w*)\b"),
     (frozenset({"share"}), rf"{_QUANTITY}(?:%|percent|per cent|процент\w*)"),
 )
@@ -84,7 +94,7 @@ _UNITS = re.compile("|".join(f"(?P<u{i}>{unit})" for i, (_, unit) in enumerate(U
 
 # units a question may name after "how many", "сколько", "in" or "в": measure(s) -> unit words
 NAMED_UNITS: dict[frozenset[str], str] = {
-    frozenset({"duration"}): r"minutes?|mins?|hours?|hrs?|seconds?|secs?|минут\w*|час(?:а|ов)?|секунд\w*",
+    frozenset({"duration"}): r"minutes?|mins?|hours?|hrs?|seconds?|secs?|минут\w*|час(?:а|ов|ах)?|секунд\w*",
     frozenset({"distance"}): r"km|kilomet\w*|miles?|км|километр\w*",
     frozenset({"distance", "altitude"}): r"metres?|meters?|метр\w*",
     frozenset({"mass"}): r"grams?|milligrams?|kilograms?|kg|грамм\w*|миллиграмм\w*|килограмм\w*|кг",
@@ -118,18 +128,21 @@ def named_units(question: str) -> set[str]:
     return {m for measures, pattern in _NAMED.items() if pattern.search(lowered) for m in measures}
 
 
-def answering_text(sentence: str, asked: set[str], named: set[str] = frozenset()) -> str:
+def answering_text(sentence: str, asked: Set[str], named: Set[str] = frozenset()) -> str:
     """The part of a sentence that may hold the figure asked for: in a row, the values of the fields that
     measure what is asked and of free-text fields; in prose, the sentence less the figures whose unit
     measures something else. When the question names the unit, only figures in it (or in a field of its
-    measure) remain. Everything when nothing is asked."""
+    measure) remain; a pace is a time per distance, so "how many seconds per km" keeps a pace. Everything
+    when nothing is asked."""
+    asked = set(asked) | set(named)
     if not asked:
         return sentence
     pairs = fields(sentence)
     if named:
-        kept = [value for name, value in pairs if measure_of(name) in named]
+        wanted = set(named) | (asked & {"pace"})
+        kept = [value for name, value in pairs if measure_of(name) in wanted]
         free = [value for name, value in pairs if measure_of(name) is None] if pairs else [sentence]
-        in_unit = [m.group() for text in free for m in _UNITS.finditer(text) if UNITS[int(m.lastgroup[1:])][0] & named]
+        in_unit = [m.group() for text in free for m in _UNITS.finditer(text) if UNITS[int(m.lastgroup[1:])][0] & wanted]
         return " ; ".join(kept + in_unit)
     if pairs:
         sentence = " ; ".join(value for name, value in pairs if measure_of(name) in asked | {None})
