@@ -90,8 +90,9 @@ INTERCEPT = -3.941
 SUPPORT_THRESHOLD = 0.64
 # a question whose content is mostly (rarity-weighted) words the coach never wrote gets no quote. The same
 # script takes the lowest of the gates the development folds cannot tell apart (0.65 to 1.0 give the same
-# worse-of-the-two there): refusing is the safer of two answers they rate alike. A question-level fact, so it is a gate
-# rather than a feature: every sentence of a question shares it, and a sentence-level fit learnt its sign wrong
+# worse-of-the-two there): refusing is the safer of two answers they rate alike. A question-level fact, so
+# it is a gate rather than a feature: every sentence of a question shares it, and a sentence-level fit
+# learnt its sign wrong
 UNKNOWN_ABSTAIN_SHARE = 0.65
 # at most this many sentences are quoted, the second and third only if nearly as likely as the first: the
 # scorer's first choice holds the fact for about three in four answerable development questions, its

@@ -48,9 +48,9 @@ def top_k(bm25: bm25s.BM25, tokens: list[str], k: int,
 
 def _floor(sums: np.ndarray, k: int) -> float:
     """A score every row of the top k reaches: the k-th best of every SAMPLE_STRIDE-th row is at most the
-    k-th best of all rows. Selecting from the rows at or above it, a few thousand, instead of from the whole
-    corpus is what makes a query's cost independent of the corpus size. Never below the smallest positive
-    score, so rows the query does not touch are never returned."""
+    k-th best of all rows, so the top k is sorted out of the rows at or above it (about SAMPLE_STRIDE times
+    k) rather than out of every row the query touches. Never below the smallest positive score, so rows the
+    query does not touch are never returned."""
     sample = sums[::SAMPLE_STRIDE]
     floor = np.partition(sample, len(sample) - k)[len(sample) - k] if len(sample) > k else 0.0
     return max(float(floor), np.finfo(np.float32).tiny)
