@@ -144,7 +144,9 @@ def main() -> None:
             if not (trained.success and trained.verdict.became_champion):
                 raise RuntimeError(f"training {spec.title} for the setup failed")
             adapter_dirs[key] = trained.trained.adapter_dir
-        faiss_file = str(paths.index_dir / "versions" / current_version(paths.index_dir) / "vectors.faiss")
+        # a first build has one segment
+        segments = paths.index_dir / "versions" / current_version(paths.index_dir) / "segments"
+        faiss_file = str(next(segments.glob("*/vectors.faiss")))
 
         cli_env = {**env, "PERSONA_MATERIALS_DIR": str(materials), "PERSONA_DATA_DIR": str(data), "PYTHONPATH": str(PROJECT)}
         runs = {"--no-rag, alias resolved in MLflow": ask_process(cli_env, "--no-rag"),

@@ -120,8 +120,9 @@ def measure(kind: str, size: int, queries: int, work: Path) -> dict:
     assert index.vectors.count() == len(chunks) == manifest["vectors"]
     probes = unit_vectors(queries, rng)
     plain, filtered = query_times(index, probes, None), query_times(index, probes, "lecture")
-    store_files = index_dir / "qdrant" if kind == "qdrant" else index_dir / "versions" / manifest["version"] / "vectors.faiss"
-    disk = folder_mb(store_files) if store_files.is_dir() else store_files.stat().st_size / 2**20
+    version = index_dir / "versions" / manifest["version"] / "segments"
+    disk = folder_mb(index_dir / "qdrant") if kind == "qdrant" else \
+        sum(file.stat().st_size for file in version.glob("*/vectors.faiss")) / 2**20
     return {"build_s": build_s, "build_store_s": build_store_s, "update_s": update_s, "update_store_s": update_store_s,
             "queries": len(plain), "p50_ms": percentile_ms(plain, 50), "p95_ms": percentile_ms(plain, 95),
             "filtered_p50_ms": percentile_ms(filtered, 50), "disk_mb": disk, "layout": manifest["vector_store"]}

@@ -93,7 +93,7 @@ def test_crash_mid_write_keeps_previous_version_and_the_next_write_succeeds(tmp_
         raise OSError("disk full")
 
     with monkeypatch.context() as patch:
-        patch.setattr(index_store.bm25s.BM25, "save", crash)
+        patch.setattr(index_store, "write_postings", crash)
         with pytest.raises(OSError):
             write(tmp_path, store, [chunk(0, "second version"), chunk(1, "more")], vectors(2, seed=3))
     assert current_version(tmp_path) == before

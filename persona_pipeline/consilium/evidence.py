@@ -135,14 +135,8 @@ class DocumentFrequencies:
 
     @classmethod
     def from_index(cls, index) -> "DocumentFrequencies":
-        """From the index's BM25 matrix when it has one (a column per word, a row entry per chunk holding
-        it), so nothing is re-tokenized at start-up; else from the chunks' text."""
-        if index.bm25 is not None:
-            pointers = np.asarray(index.bm25.scores["indptr"])
-            frequencies = np.diff(pointers)
-            return cls({word: int(frequencies[i]) for word, i in index.bm25.vocab_dict.items() if word},
-                       int(index.bm25.scores["num_docs"]))
-        return cls.from_texts([chunk.embed_text for chunk in index.chunks.values()])
+        """From the index's BM25 postings, so nothing is re-tokenized at start-up."""
+        return cls(index.lexicon.frequencies, index.lexicon.count())
 
     @classmethod
     def from_texts(cls, texts: list[str]) -> "DocumentFrequencies":

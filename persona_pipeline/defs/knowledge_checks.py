@@ -21,8 +21,8 @@ def vector_count_matches_chunks(persona_paths: PersonaPaths) -> dg.AssetCheckRes
     except IndexNotFound:
         return _missing_index(persona_paths)
     vectors, chunks = index.vectors.count(), len(index.chunks)
-    return dg.AssetCheckResult(passed=vectors == chunks == len(index.bm25_ids), metadata={
-        "vectors": vectors, "chunks": chunks, "bm25_rows": len(index.bm25_ids)})
+    return dg.AssetCheckResult(passed=vectors == chunks == index.lexicon.count(), metadata={
+        "vectors": vectors, "chunks": chunks, "bm25_rows": index.lexicon.count()})
 
 
 @dg.asset_check(asset=knowledge_index, blocking=True, description="The index dimension equals the embedding model's.")

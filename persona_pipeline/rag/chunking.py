@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from fractions import Fraction
 from itertools import groupby
 
@@ -49,7 +49,8 @@ class Chunk:
         return self.heading or (f"line {loc['line']}" if "line" in loc else "")
 
     def to_json(self) -> dict:
-        return asdict(self)
+        # a shallow copy: dataclasses.asdict deep-copies every field, a third of writing a million chunks
+        return dict(vars(self))
 
 
 class Chunker:

@@ -1,7 +1,8 @@
 """The knowledge index on disk: BM25 + chunk store + manifest, one immutable folder per version, and the
 dense vectors in a vector store (FAISS files in the same folder by default, or a Qdrant collection).
 A new version is written beside the old one and becomes current by one atomic rename, so a crash
-mid-write leaves the previous version loadable and readers never see half an index."""
+mid-write leaves the previous version loadable and readers never see half an index. A version is made
+of segments that later versions share (index_segments.py), so writing one costs what changed."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,16 +15,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
 from ..atomic import remove_leftovers, staged_dir, write_text
 from ..faults import fault_point
+from . import index_segments
 from .chunking import Chunk
+from .index_segments import SEGMENTS
 from .lexical import tokenize
+from .lexicon import Lexicon, Postings, write_postings
 from .vector_store import DenseVectors, VectorStore, VectorStoreUnavailable, VersionInfo, open_vectors
 
 CURRENT = "CURRENT"
+CHUNKS_FILE = "chunks.jsonl"
+# the layout of a version folder: segments (index_segments.py) since 2; part of the content digest, so an
+# index of another layout is rewritten, not kept as unchanged
+FORMAT = 2
 # the current version and the one it replaced (a reader may still hold it open)
 KEEP_VERSIONS = 2
 
@@ -38,9 +45,8 @@ class KnowledgeIndex:
     path: Path
     manifest: dict
     vectors: DenseVectors
-    chunks: dict[int, Chunk]
-    bm25: bm25s.BM25 | None  # None for an index without chunks
-    bm25_ids: np.ndarray  # BM25 row -> vector id
+    chunks: dict[int, Chunk]  # the live chunks by vector id
+    lexicon: Lexicon
 
     @property
     def dim(self) -> int:
@@ -50,6 +56,12 @@ class KnowledgeIndex:
 def chunk_vector_id(chunk_id: str) -> int:
     """Stable across rebuilds and unique across files (the path is part of the chunk id)."""
     return int.from_bytes(hashlib.sha256(chunk_id.encode()).digest()[:8], "big") & (2**63 - 1)
+
+
+def content_key(chunk: Chunk) -> int:
+    """Changes when the chunk's text does: what tells a kept chunk from a changed one across versions."""
+    digest = hashlib.sha256(f"{chunk.chunk_id}\0{chunk.content_hash}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
 
 
 def content_digest(model: str, chunks: list[Chunk], files: dict, store: dict) -> str:
@@ -97,7 +109,7 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
     Returns (manifest, written)."""
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-    digest = content_digest(model, chunks, files, store.describe())
+    digest = content_digest(model, chunks, files, {**store.describe(), "format": FORMAT})
     with writer_lock(index_dir):
         versions = index_dir / "versions"
         for folder in (index_dir, versions):
@@ -112,7 +124,7 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
                            previous_folder=versions / existing["version"] if existing else None)
         with staged_dir(versions / version) as staging:
             manifest = _write_version(staging, version, digest, chunks, vectors.reshape(len(chunks), dim), model, files,
-                                      store, info, replaces=existing["version"] if existing else None)
+                                      store, info)
         fault_point("index:version-renamed")
         write_text(index_dir / CURRENT, version)
         fault_point("index:current-switched")
@@ -122,29 +134,59 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
 
 
 def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk], vectors: np.ndarray,
-                   model: str, files: dict, store: VectorStore, info: VersionInfo, replaces: str | None) -> dict:
+                   model: str, files: dict, store: VectorStore, info: VersionInfo) -> dict:
     ids = np.array([chunk_vector_id(c.chunk_id) for c in chunks], dtype=np.int64)
-    if len(set(ids.tolist())) != len(ids):
+    if len(np.unique(ids)) != len(ids):
         raise ValueError("vector id collision between chunks; rename one of the colliding files")
-    stored = store.write(folder, info, chunks, vectors, ids)
-    fault_point("index:vectors-written")
-    with open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
-        for chunk in chunks:
-            out.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
-    fault_point("index:chunks-written")
-    if chunks:
-        retriever = bm25s.BM25()
-        retriever.index([tokenize(c.embed_text) for c in chunks], show_progress=False)
-        retriever.save(str(folder / "bm25"), show_progress=False)
-    np.save(folder / "bm25_ids.npy", ids)
-    fault_point("index:bm25-written")
+    keys = np.array([content_key(c) for c in chunks], dtype=np.int64)
+    previous = info.previous_manifest
+    continues = bool(previous) and previous.get("format") == FORMAT and \
+        previous.get("embedding_model") == model and previous.get("dim") == vectors.shape[1] and \
+        (previous.get("vector_store") or {}).get("kind") == store.describe()["kind"]
+    plan = index_segments.plan(keys, previous, info.previous_folder, continues)
+    segments = []
+    for entry in plan.kept:
+        index_segments.link_segment(info.previous_folder / SEGMENTS / entry["name"], folder / SEGMENTS / entry["name"])
+        segments.append({**entry, "dead": len(plan.dead[entry["name"]])})
+    stored = {**store.describe()}
+    if not store.segmented:
+        stored = store.write(folder, info, chunks, vectors, ids)
+        fault_point("index:vectors-written")
+    if len(plan.new_rows) or not segments:
+        rows = plan.new_rows
+        segment = _write_segment(folder / SEGMENTS / version, [chunks[r] for r in rows], vectors[rows], ids[rows],
+                                 keys[rows], store, info)
+        segments.append({"name": version, "rows": len(rows), "dead": 0, **segment})
+    index_segments.write_dead(folder, plan.dead)
+    if store.segmented:
+        stored = {**stored, "index": " + ".join(s["layout"] for s in segments), "vectors": len(chunks)}
     manifest = {
-        "version": version, "generation": info.generation, "digest": digest, "created": dt.datetime.now(dt.UTC).isoformat(),
-        "embedding_model": model, "dim": vectors.shape[1], "vectors": stored.pop("vectors"), "vector_store": stored,
-        "chunks": len(chunks), "chunks_by_type": dict(Counter(chunk.kind for chunk in chunks)), "files": files, "replaces": replaces,
+        "version": version, "generation": info.generation, "format": FORMAT, "digest": digest,
+        "created": dt.datetime.now(dt.UTC).isoformat(), "embedding_model": model, "dim": vectors.shape[1],
+        "vectors": stored.pop("vectors"), "vector_store": stored, "segments": segments, "chunks": len(chunks),
+        "chunks_by_type": dict(Counter(chunk.kind for chunk in chunks)), "files": files,
+        "replaces": previous["version"] if previous else None,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
     return manifest
+
+
+def _write_segment(folder: Path, chunks: list[Chunk], vectors: np.ndarray, ids: np.ndarray, keys: np.ndarray,
+                   store: VectorStore, info: VersionInfo) -> dict:
+    folder.mkdir(parents=True)
+    layout = {}
+    if store.segmented:
+        layout = {"layout": store.write(folder, info, chunks, vectors, ids)["index"]}
+        fault_point("index:vectors-written")
+    with open(folder / CHUNKS_FILE, "w", encoding="utf-8") as out:
+        for chunk in chunks:
+            out.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+    fault_point("index:chunks-written")
+    write_postings(folder, [tokenize(c.embed_text) for c in chunks])
+    np.save(folder / index_segments.IDS_FILE, ids)
+    np.save(folder / index_segments.KEYS_FILE, keys)
+    fault_point("index:bm25-written")
+    return layout
 
 
 def load_index(index_dir: Path) -> KnowledgeIndex:
@@ -154,17 +196,34 @@ def load_index(index_dir: Path) -> KnowledgeIndex:
                             "(`persona index` or the Dagster UI) first")
     folder = index_dir / "versions" / version
     manifest = json.loads((folder / "manifest.json").read_text())
-    chunks = {}
-    with open(folder / "chunks.jsonl", encoding="utf-8") as rows:
-        for line in rows:
-            chunk = Chunk(**json.loads(line))
-            chunks[chunk_vector_id(chunk.chunk_id)] = chunk
-    bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if (folder / "bm25").exists() else None
+    if manifest.get("format") != FORMAT:
+        raise IndexNotFound(f"index version {version} was written by an earlier release in another layout: "
+                            "re-run `persona index` (or materialize knowledge_index) to rewrite it")
+    dead = index_segments.read_dead(folder)
+    chunks: dict[int, Chunk] = {}
+    postings, live, ids, kinds, dead_ids = [], [], [], [], {}
+    for entry in manifest["segments"]:
+        segment = folder / SEGMENTS / entry["name"]
+        segment_ids = np.load(segment / index_segments.IDS_FILE)
+        alive = np.ones(len(segment_ids), dtype=bool)
+        alive[dead.get(entry["name"], [])] = False
+        segment_kinds = []
+        with open(segment / CHUNKS_FILE, encoding="utf-8") as rows:
+            for row, line in enumerate(rows):
+                chunk = Chunk(**json.loads(line))
+                segment_kinds.append(chunk.kind)
+                if alive[row]:
+                    chunks[int(segment_ids[row])] = chunk
+        postings.append(Postings.read(segment))
+        live.append(alive)
+        ids.append(segment_ids)
+        kinds.append(np.array(segment_kinds, dtype=object))
+        dead_ids[entry["name"]] = segment_ids[~alive]
     try:
-        vectors = open_vectors(folder, manifest, chunks)
+        vectors = open_vectors(folder, manifest, chunks, dead_ids)
     except VectorStoreUnavailable as exc:
         raise IndexNotFound(f"index version {version}: {exc}") from exc
-    return KnowledgeIndex(version, folder, manifest, vectors, chunks, bm25, np.load(folder / "bm25_ids.npy"))
+    return KnowledgeIndex(version, folder, manifest, vectors, chunks, Lexicon(postings, live, ids, kinds))
 
 
 def _prune(versions: Path, current: dict) -> None:

@@ -15,7 +15,6 @@ same client with a URL.
 from __future__ import annotations
 
 import atexit
-import hashlib
 import os
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from qdrant_client import models as qm
 
 from ..rag_config import IndexConfig
 from .chunking import Chunk
+from .index_store import content_key
 from .vector_store import DenseVectors, VectorStore, VectorStoreUnavailable, VersionInfo
 
 POINTS_FILE = "qdrant_points.npy"
@@ -34,11 +34,6 @@ INDEXED_FIELDS = {"kind": qm.PayloadSchemaType.KEYWORD, "born": qm.PayloadSchema
                   "retired": qm.PayloadSchemaType.INTEGER}
 
 _clients: dict[tuple, QdrantClient] = {}
-
-
-def point_id(chunk: Chunk) -> int:
-    digest = hashlib.sha256(f"{chunk.chunk_id}\0{chunk.content_hash}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
 
 
 def connect(location: dict, index_dir: Path) -> QdrantClient:
@@ -101,7 +96,7 @@ class QdrantStore(VectorStore):
 
     def write(self, folder: Path, info: VersionInfo, chunks: list[Chunk], vectors: np.ndarray, ids: np.ndarray) -> dict:
         previous = self._previous_points(info, vectors.shape[1])
-        points = np.array([point_id(c) for c in chunks], dtype=np.int64)
+        points = np.array([content_key(c) for c in chunks], dtype=np.int64)
         known = set(previous.tolist())
         fresh = [i for i, p in enumerate(points.tolist()) if p not in known]
         for start in range(0, len(fresh), BATCH):

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from ..rag_config import MODES, RANKINGS, RagConfig, RetrievalConfig, equal_weights
-from . import bm25_search
 from .chunking import Chunk
 from .embedding import Embedder
 from .index_store import KnowledgeIndex, load_index
@@ -68,7 +67,7 @@ class Retriever:
             raise ValueError("empty query")
         pool = max(self.candidates, k)
         dense = self._dense(query, pool, kind) if mode != "bm25" else []
-        lexical = self._bm25(query, pool, self._allowed(kind)) if mode != "dense" else []
+        lexical = self._bm25(query, pool, kind) if mode != "dense" else []
         if mode == "dense":
             scored = dense
         elif mode == "bm25":
@@ -87,26 +86,13 @@ class Retriever:
         return [Hit(rank, float(score), self.index.chunks[vid], dense_rank.get(vid), bm25_rank.get(vid))
                 for rank, (vid, score) in enumerate(scored[:k], start=1)]
 
-    def _allowed(self, kind: str | None) -> set[int] | None:
-        if kind is None:
-            return None
-        return {vid for vid, chunk in self.index.chunks.items() if chunk.kind == kind}
-
     def _dense(self, query: str, pool: int, kind: str | None) -> list[tuple[int, float]]:
         if not self.index.chunks:
             return []
         return self.index.vectors.search(self.embedder.embed_query(query), pool, kind)
 
-    def _bm25(self, query: str, pool: int, allowed: set[int] | None) -> list[tuple[int, float]]:
-        tokens = tokenize(query)
-        rows = len(self.index.bm25_ids)
-        if not tokens or not rows:
-            return []
-        mask = None
-        if allowed is not None:
-            mask = np.array([vid in allowed for vid in self.index.bm25_ids.tolist()], dtype=np.float32)
-        found, scores = bm25_search.top_k(self.index.bm25, tokens, min(pool, rows), mask)
-        return [(int(self.index.bm25_ids[r]), float(s)) for r, s in zip(found, scores)]
+    def _bm25(self, query: str, pool: int, kind: str | None) -> list[tuple[int, float]]:
+        return self.index.lexicon.top_k(tokenize(query), pool, kind)
 
 
 def open_retriever(index_dir: Path, config: RagConfig, embedder: Embedder | None = None) -> Retriever:

@@ -21,7 +21,8 @@ SNAPSHOT = "materials_snapshot.json"   # taken when a build starts
 BUILT_FROM = "built_from.json"         # the snapshot of the last build that finished, with its index summary
 INDEX_POINTER = "CURRENT"              # index_store's file naming the current version, read without loading FAISS
 # what decides the index's content besides the materials and the config
-BUILD_CODE = ("ingest", "rag/chunking.py", "rag/build.py", "rag/index_store.py", "rag/lexical.py")
+BUILD_CODE = ("ingest", "rag/chunking.py", "rag/build.py", "rag/index_store.py", "rag/index_segments.py", "rag/lexical.py",
+              "rag/lexicon.py")
 
 
 @lru_cache(maxsize=None)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..rag_config import IndexConfig
 from .chunking import Chunk
+from .index_segments import SEGMENTS
 
 FAISS_FILE = "vectors.faiss"
 # an IVF index has this many lists per square root of its vector count (FAISS's guideline is 4 to 16:
@@ -58,6 +59,10 @@ class DenseVectors(ABC):
 
 
 class VectorStore(ABC):
+    # a segmented store keeps vectors in each index segment (written once per segment, with its chunks);
+    # another keeps the whole version's vectors itself (written once per version, with all its chunks)
+    segmented = False
+
     @abstractmethod
     def describe(self) -> dict:
         """Where the vectors go; recorded in the manifest, and part of the version digest so that
@@ -65,16 +70,20 @@ class VectorStore(ABC):
 
     @abstractmethod
     def write(self, folder: Path, info: VersionInfo, chunks: list[Chunk], vectors: np.ndarray, ids: np.ndarray) -> dict:
-        """Store a new version's vectors (`folder` is the staged version folder). Returns the manifest's
-        `vector_store` entry: `describe()`, details, and `vectors`, how many the version holds."""
+        """Store a new version's vectors (`folder` is the staged version folder), or a segmented store's new
+        segment's (`folder` is the segment's). Returns the manifest's `vector_store` entry: `describe()`,
+        details, `index` (the layout) and `vectors`, how many it holds."""
 
     def after_switch(self, oldest_kept_generation: int) -> None:
         """Called once the new version is current: drop what no kept version needs any more."""
 
 
 class FaissStore(VectorStore):
-    """Exact inner-product search (IDMap2 over Flat) up to `exact_search_max_vectors`, IVF above it;
-    HNSW is avoided because it cannot delete ids. Each version has its own `vectors.faiss`."""
+    """Exact inner-product search (IDMap2 over Flat) up to `exact_search_max_vectors` vectors in a segment,
+    IVF above it; HNSW is avoided because it cannot delete ids. Each segment has its own `vectors.faiss`,
+    and a version's dead rows are removed from the segments' indexes in memory when it is opened."""
+
+    segmented = True
 
     def __init__(self, exact_search_max_vectors: int):
         self.exact_max = exact_search_max_vectors
@@ -100,29 +109,38 @@ class FaissStore(VectorStore):
 
 
 class FaissVectors(DenseVectors):
-    def __init__(self, folder: Path, chunks: dict[int, Chunk]):
-        self.index = faiss.read_index(str(folder / FAISS_FILE))
-        self.dim = self.index.d
-        self.ivf = isinstance(self.index, faiss.IndexIVF)
-        if self.ivf:
-            self.index.nprobe = max(MIN_NPROBE, self.index.nlist // NPROBE_SHARE)
+    def __init__(self, segments: list[Path], dead_ids: list[np.ndarray], chunks: dict[int, Chunk]):
+        self.indexes = []
+        for folder, dead in zip(segments, dead_ids):
+            index = faiss.read_index(str(folder / FAISS_FILE))
+            if len(dead):
+                index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(dead, dtype=np.int64)))
+            if isinstance(index, faiss.IndexIVF):
+                index.nprobe = max(MIN_NPROBE, index.nlist // NPROBE_SHARE)
+            self.indexes.append(index)
+        self.dim = self.indexes[0].d
         self._chunks = chunks
         self._selectors: dict[str, faiss.IDSelector] = {}
 
     def count(self) -> int:
-        return int(self.index.ntotal)
+        return sum(int(index.ntotal) for index in self.indexes)
 
     def search(self, query: np.ndarray, k: int, kind: str | None = None) -> list[tuple[int, float]]:
         k = min(k, self.count())
         if k <= 0:
             return []
-        params = None
-        if kind is not None:
-            selector = self._selector(kind)
-            params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe) if self.ivf
-                      else faiss.SearchParameters(sel=selector))
-        scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params)
-        return [(int(v), float(s)) for v, s in zip(ids[0], scores[0]) if v != -1]
+        query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        found = []
+        for index in self.indexes:
+            params = None
+            if kind is not None:
+                selector = self._selector(kind)
+                params = (faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe) if isinstance(index, faiss.IndexIVF)
+                          else faiss.SearchParameters(sel=selector))
+            scores, ids = index.search(query, min(k, max(int(index.ntotal), 1)), params=params)
+            found += [(float(s), int(v)) for v, s in zip(ids[0], scores[0]) if v != -1]
+        found.sort(key=lambda item: -item[0])
+        return [(v, s) for s, v in found[:k]]
 
     def _selector(self, kind: str) -> faiss.IDSelector:
         if kind not in self._selectors:
@@ -140,11 +158,12 @@ def make_store(config: IndexConfig, index_dir: Path) -> VectorStore:
     return FaissStore(config.exact_search_max_vectors)
 
 
-def open_vectors(folder: Path, manifest: dict, chunks: dict[int, Chunk]) -> DenseVectors:
-    # manifests written before there was a choice of store hold FAISS vectors
-    described = manifest.get("vector_store") or {"kind": "faiss"}
+def open_vectors(folder: Path, manifest: dict, chunks: dict[int, Chunk], dead_ids: dict[str, np.ndarray]) -> DenseVectors:
+    """The version's vectors; `dead_ids` are each segment's vector ids that this version no longer holds."""
+    described = manifest["vector_store"]
     if described["kind"] == "qdrant":
         from .qdrant_store import QdrantVectors
 
         return QdrantVectors.open(described, manifest, folder.parent.parent)
-    return FaissVectors(folder, chunks)
+    names = [entry["name"] for entry in manifest["segments"]]
+    return FaissVectors([folder / SEGMENTS / name for name in names], [dead_ids[name] for name in names], chunks)
