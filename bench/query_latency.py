@@ -1,6 +1,7 @@
 """Hybrid top-5 query latency at 100k and 1M chunks, query encode included, on one thread; recall@10 of
 the store's dense search (IVF above `exact_search_max_vectors`) against exact search; and what writing
-the index version and the next one (one file of ten chunks added) costs at each size.
+the index version and the next one (one file of ten chunks added) costs at each size, the next one both
+as the re-index writes it (a new segment beside the shared old one) and written whole.
 
 The chunks are built from real text: each joins two sentences of the shipped samples (as the project
 parses and chunks them, every format) and gets a unique tag, so BM25 sees the coach's own vocabulary and
@@ -90,11 +91,18 @@ def measure(size: int, texts: list[str], embeddings: np.ndarray, embedder: Embed
 
     added, added_vectors = synthetic(CHUNKS_PER_FILE, texts, embeddings, rng)
     added = [chunk(size + n, c.text.replace(f"tag{n}", f"tag{size + n}")) for n, c in enumerate(added)]
-    started = time.perf_counter()
-    manifest, _ = write_index(index_dir, chunks + added, np.vstack([vectors, added_vectors]), model=embedder.name,
-                              dim=vectors.shape[1], files={}, store=store)
-    update_s = time.perf_counter() - started
     all_vectors = np.vstack([vectors, added_vectors])
+    started = time.perf_counter()
+    manifest, _ = write_index(index_dir, chunks + added, all_vectors, model=embedder.name, dim=vectors.shape[1],
+                              files={}, store=store)
+    update_s = time.perf_counter() - started
+    # the same version written whole, as every version was before segments
+    rewrite_dir = work / f"{size}-rewritten"
+    started = time.perf_counter()
+    write_index(rewrite_dir, chunks + added, all_vectors, model=embedder.name, dim=vectors.shape[1], files={},
+                store=make_store(config.index, rewrite_dir))
+    rewrite_s = time.perf_counter() - started
+    shutil.rmtree(rewrite_dir)
     del chunks, vectors
 
     started = time.perf_counter()
@@ -115,7 +123,7 @@ def measure(size: int, texts: list[str], embeddings: np.ndarray, embedder: Embed
         exact = {vector_id[int(row)] for row in np.argsort(-(all_vectors @ query))[:RECALL_K]}
         found = {vid for vid, _ in index.vectors.search(query, RECALL_K)}
         recalls.append(len(exact & found) / RECALL_K)
-    return {"write_s": write_s, "update_s": update_s, "load_s": load_s, "layout": manifest["vector_store"]["index"],
+    return {"write_s": write_s, "update_s": update_s, "rewrite_s": rewrite_s, "load_s": load_s, "layout": manifest["vector_store"]["index"],
             "hybrid_p50": percentile_ms(hybrid, 50), "hybrid_p95": percentile_ms(hybrid, 95),
             "encode_p50": percentile_ms(encode, 50), "dense_p50": percentile_ms(dense, 50),
             "bm25_p50": percentile_ms(lexical, 50), "recall": float(np.mean(recalls))}
@@ -143,11 +151,11 @@ def main() -> None:
     print(f"{len(texts)} sample sentences, two per chunk; {len(questions)} questions; hybrid top-{TOP_K}; "
           f"IVF above {config.index.exact_search_max_vectors:,} vectors")
     try:
-        print(f"{'chunks':>10}{'layout queried':>16}{'write s':>9}{'+1 file s':>10}{'load s':>8}{'hybrid p50':>11}"
+        print(f"{'chunks':>10}{'layout queried':>26}{'write s':>9}{'+1 file s':>10}{'rewrite s':>10}{'load s':>8}{'hybrid p50':>11}"
               f"{'p95':>7}{'encode':>8}{'dense':>7}{'bm25':>7}{'recall@10':>10}  (ms)")
         for size in args.sizes:
             r = measure(size, texts, embeddings, embedder, questions, config, work)
-            print(f"{size:>10,}{r['layout']:>16}{r['write_s']:>9.1f}{r['update_s']:>10.1f}{r['load_s']:>8.1f}"
+            print(f"{size:>10,}{r['layout']:>26}{r['write_s']:>9.1f}{r['update_s']:>10.1f}{r['rewrite_s']:>10.1f}{r['load_s']:>8.1f}"
                   f"{r['hybrid_p50']:>11.1f}{r['hybrid_p95']:>7.1f}{r['encode_p50']:>8.1f}{r['dense_p50']:>7.1f}"
                   f"{r['bm25_p50']:>7.1f}{r['recall']:>10.3f}", flush=True)
             shutil.rmtree(work / str(size), ignore_errors=True)

@@ -56,9 +56,10 @@ class Postings:
         terms = json.loads((folder / TERMS_FILE).read_text(encoding="utf-8"))
         return cls({term: i for i, term in enumerate(terms)}, arrays["indptr"], arrays["rows"], arrays["tf"], arrays["lengths"])
 
-    def column(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+    def span(self, term: str) -> tuple[int, int]:
+        """Where the term's postings are in `rows` and `tf`."""
         i = self.terms[term]
-        return self.rows[self.indptr[i]:self.indptr[i + 1]], self.tf[self.indptr[i]:self.indptr[i + 1]]
+        return int(self.indptr[i]), int(self.indptr[i + 1])
 
 
 class Lexicon:
@@ -71,8 +72,8 @@ class Lexicon:
         self.frequencies = self._live_frequencies()
         tokens = sum(float(p.lengths[mask].sum()) for p, mask in zip(segments, live))
         average = tokens / self.documents if self.documents else 1.0
-        # the length part of each row's denominator, fixed once the statistics are
-        self._norms = [K1 * (1 - B + B * p.lengths.astype(np.float64) / max(average, 1e-9)) for p in segments]
+        # each posting's term-frequency part, fixed once the statistics are: a query multiplies it by the idf
+        self._tf_parts = [_tf_part(p, average) for p in segments]
         self._kind_masks: dict[str, list[np.ndarray]] = {}
 
     def _live_frequencies(self) -> dict[str, int]:
@@ -103,19 +104,19 @@ class Lexicon:
         found: list[tuple[float, int]] = []
         for s, postings in enumerate(self.segments):
             mask = self.live[s] if kind is None else self._kind_mask(kind)[s]
-            rows, scores = self._segment_top_k(postings, self._norms[s], mask, terms, k)
+            rows, scores = self._segment_top_k(postings, self._tf_parts[s], mask, terms, k)
             found.extend(zip(scores.tolist(), self.ids[s][rows].tolist()))
         found.sort(key=lambda item: -item[0])
         return [(vid, score) for score, vid in found[:k]]
 
-    def _segment_top_k(self, postings: Postings, norms: np.ndarray, mask: np.ndarray, terms: list[str],
+    def _segment_top_k(self, postings: Postings, tf_part: np.ndarray, mask: np.ndarray, terms: list[str],
                        k: int) -> tuple[np.ndarray, np.ndarray]:
         touched, added = [], []
         for term in terms:
             if term in postings.terms:
-                rows, tf = postings.column(term)
-                touched.append(rows)
-                added.append(self.idf(term) * tf / (tf + norms[rows]))
+                start, end = postings.span(term)
+                touched.append(postings.rows[start:end])
+                added.append(self.idf(term) * tf_part[start:end])
         if not touched:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         sums = np.bincount(np.concatenate(touched), weights=np.concatenate(added))
@@ -132,6 +133,11 @@ class Lexicon:
         if kind not in self._kind_masks:
             self._kind_masks[kind] = [live & (kinds == kind) for live, kinds in zip(self.live, self.kinds)]
         return self._kind_masks[kind]
+
+
+def _tf_part(postings: Postings, average_length: float) -> np.ndarray:
+    norms = K1 * (1 - B + B * postings.lengths / max(average_length, 1e-9))
+    return (postings.tf / (postings.tf + norms[postings.rows])).astype(np.float32)
 
 
 def _floor(sums: np.ndarray, k: int) -> float:
