@@ -148,8 +148,8 @@ def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk],
     for entry in plan.kept:
         index_segments.link_segment(info.previous_folder / SEGMENTS / entry["name"], folder / SEGMENTS / entry["name"])
         segments.append({**entry, "dead": len(plan.dead[entry["name"]])})
-    stored = {**store.describe()}
-    if not store.segmented:
+    stored = None
+    if not store.segmented:  # the store keeps the version's vectors itself, all of them at once
         stored = store.write(folder, info, chunks, vectors, ids)
         fault_point("index:vectors-written")
     if len(plan.new_rows) or not segments:
@@ -158,8 +158,8 @@ def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk],
                                  keys[rows], store, info)
         segments.append({"name": version, "rows": len(rows), "dead": 0, **segment})
     index_segments.write_dead(folder, plan.dead)
-    if store.segmented:
-        stored = {**stored, "index": " + ".join(s["layout"] for s in segments), "vectors": len(chunks)}
+    if stored is None:
+        stored = {**store.describe(), "index": " + ".join(s["layout"] for s in segments), "vectors": len(chunks)}
     manifest = {
         "version": version, "generation": info.generation, "format": FORMAT, "digest": digest,
         "created": dt.datetime.now(dt.UTC).isoformat(), "embedding_model": model, "dim": vectors.shape[1],
