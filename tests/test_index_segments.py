@@ -2,12 +2,13 @@
 the new version searches exactly as a fresh build of the same chunks does, on both vector stores."""
 import json
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from persona_pipeline.rag import index_segments, index_store
-from persona_pipeline.rag.index_store import IndexNotFound, content_digest, current_version, load_index
+from persona_pipeline.rag.index_store import IndexNotFound, current_version, load_index
 from persona_pipeline.rag.lexical import tokenize
 from persona_pipeline.rag.vector_store import make_store
 from persona_pipeline.rag_config import IndexConfig, QdrantConfig
@@ -109,9 +110,35 @@ def test_an_index_written_in_the_earlier_layout_is_refused_with_a_reason_and_rew
     manifest_file = tmp_path / "versions" / current_version(tmp_path) / "manifest.json"
     manifest = json.loads(manifest_file.read_text())
     del manifest["format"], manifest["segments"]  # what the release before segments wrote
-    manifest["digest"] = content_digest("m", chunks, {}, store.describe())
+    manifest["digest"] = "the digest an earlier release computed"
     manifest_file.write_text(json.dumps(manifest))
     with pytest.raises(IndexNotFound, match="earlier release.*re-run `persona index`"):
         load_index(tmp_path)
     manifest, written = write(tmp_path, store, chunks, matrix(chunks))
     assert written and len(manifest["segments"]) == 1 and load_index(tmp_path).vectors.count() == 10
+
+
+def test_a_chunk_whose_type_or_place_changed_is_written_anew_not_kept(tmp_path):
+    """Same text, but the file is now a lecture and the passage moved: citations and type filters read the
+    new record, not the kept one."""
+    store = make_store(IndexConfig(store="faiss"), tmp_path)
+    chunks = corpus("abcdefgh")
+    write(tmp_path, store, chunks, matrix(chunks))
+    moved = [replace(c, kind="diary", location={"line": 40 + n}) if c.source == "b.md" else c
+             for n, c in enumerate(chunks)]
+    manifest, written = write(tmp_path, store, moved, matrix(moved))
+    assert written and [(s["rows"], s["dead"]) for s in manifest["segments"]] == [(80, 10), (10, 0)]
+    index = load_index(tmp_path)
+    b_chunks = [c for c in index.chunks.values() if c.source == "b.md"]
+    assert {c.kind for c in b_chunks} == {"diary"} and min(c.location["line"] for c in b_chunks) == 50
+    assert {index.chunks[v].source for v, _ in index.lexicon.top_k(tokenize("taper marathon"), 30, "diary")} == {"b.md"}
+    assert {index.chunks[v].source for v, _ in index.vectors.search(matrix(moved)[12], 30, "diary")} == {"b.md"}
+
+
+def test_new_tokenizing_code_rewrites_the_postings_of_unchanged_chunks(tmp_path, monkeypatch):
+    store = make_store(IndexConfig(store="faiss"), tmp_path)
+    chunks = corpus("ab")
+    write(tmp_path, store, chunks, matrix(chunks))
+    monkeypatch.setattr(index_store, "LEXICAL_CODE", "another tokenizer")
+    manifest, written = write(tmp_path, store, chunks, matrix(chunks))
+    assert written and [(s["rows"], s["dead"]) for s in manifest["segments"]] == [(20, 0)]

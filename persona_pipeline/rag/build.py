@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from ..atomic import remove_leftovers, write_text
+from ..code_fingerprint import code_fingerprint
 from ..ingest.discovery import Skipped, SourceFile
 from ..ingest.document import Block, Document
 from ..ingest.loading import LoadedDocument, load_materials
@@ -53,7 +54,7 @@ class DocumentsSummary:
 def build_documents(paths: Paths, config: RagConfig) -> DocumentsSummary:
     remove_leftovers(paths.knowledge_dir)  # temp files of a run killed mid-write
     sources.take_snapshot(paths)  # before reading: a file changed during the run shows up as changed next time
-    parser_code = sources.code_fingerprint("ingest")
+    parser_code = code_fingerprint("ingest")
     earlier = _earlier_documents(paths, parser_code)
     result = load_materials(paths.materials_dir, config,
                             parsed_before=lambda s: earlier.get((s.path, s.sha256, s.parser)))
@@ -97,7 +98,7 @@ def build_chunks(paths: Paths, config: RagConfig, embedder: Embedder) -> tuple[l
     the embedder's tokenizer loads only if some document is new or changed)."""
     documents, _ = read_documents(paths)
     chunker = Chunker(embedder.count_tokens, embedder.window)
-    chunker_code = sources.code_fingerprint("rag/chunking.py")
+    chunker_code = code_fingerprint("rag/chunking.py")
     keys = {d.source.path: _chunk_key(d, config, embedder.name, chunker_code) for d in documents}
     earlier = _earlier_chunks(paths, keys)
     chunks, rechunked = [], 0

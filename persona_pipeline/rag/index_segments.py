@@ -8,12 +8,15 @@ previous version cannot be continued or when the segments would get too many or 
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .chunking import Chunk
 
 SEGMENTS = "segments"
 IDS_FILE, KEYS_FILE = "ids.npy", "keys.npy"   # per row: vector id, and the key of the chunk's id and content
@@ -24,22 +27,25 @@ MAX_SEGMENTS = 8
 MAX_DEAD_SHARE = 0.25
 
 
+def content_key(chunk: Chunk) -> int:
+    """Changes when any field of the chunk does (its text, but also its knowledge type or location, which
+    a citation and a type filter read): a kept row must be the chunk this version would write."""
+    digest = hashlib.sha256("\0".join(map(str, vars(chunk).values())).encode()).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+
+
 @dataclass
 class SegmentPlan:
     kept: list[dict] = field(default_factory=list)          # previous manifest's segment entries to link
     dead: dict[str, np.ndarray] = field(default_factory=dict)  # kept segment -> its dead rows
     new_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # chunks to write anew
 
-    @property
-    def rewrite(self) -> bool:
-        return not self.kept
-
 
 def plan(keys: np.ndarray, previous: dict | None, previous_folder: Path | None, continues: bool) -> SegmentPlan:
     """`keys` are the new version's chunks' keys, in order. Continue the previous version's segments when
     `continues` (same model and store) and the result stays within MAX_SEGMENTS and MAX_DEAD_SHARE."""
     everything = SegmentPlan(new_rows=np.arange(len(keys)))
-    if not continues or not previous or previous_folder is None or "segments" not in previous:
+    if not continues or previous_folder is None:
         return everything
     dead_before = read_dead(previous_folder)
     kept, dead, covered, rows, dead_rows = [], {}, np.zeros(len(keys), dtype=bool), 0, 0

@@ -1,5 +1,5 @@
 """The knowledge index on disk: BM25 + chunk store + manifest, one immutable folder per version, and the
-dense vectors in a vector store (FAISS files in the same folder by default, or a Qdrant collection).
+dense vectors in a vector store (FAISS files in the version's segments by default, or a Qdrant collection).
 A new version is written beside the old one and becomes current by one atomic rename, so a crash
 mid-write leaves the previous version loadable and readers never see half an index. A version is made
 of segments that later versions share (index_segments.py), so writing one costs what changed."""
@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import remove_leftovers, staged_dir, write_text
+from ..code_fingerprint import code_fingerprint
 from ..faults import fault_point
 from . import index_segments
 from .chunking import Chunk
-from .index_segments import SEGMENTS
+from .index_segments import SEGMENTS, content_key
 from .lexical import tokenize
 from .lexicon import Lexicon, Postings, write_postings
 from .vector_store import DenseVectors, VectorStore, VectorStoreUnavailable, VersionInfo, open_vectors
@@ -31,6 +32,8 @@ CHUNKS_FILE = "chunks.jsonl"
 # the layout of a version folder: segments (index_segments.py) since 2; part of the content digest, so an
 # index of another layout is rewritten, not kept as unchanged
 FORMAT = 2
+# the code that turns text into BM25 postings: a segment written by other code is not kept
+LEXICAL_CODE = code_fingerprint("rag/lexical.py", "rag/lexicon.py")
 # the current version and the one it replaced (a reader may still hold it open)
 KEEP_VERSIONS = 2
 
@@ -58,16 +61,10 @@ def chunk_vector_id(chunk_id: str) -> int:
     return int.from_bytes(hashlib.sha256(chunk_id.encode()).digest()[:8], "big") & (2**63 - 1)
 
 
-def content_key(chunk: Chunk) -> int:
-    """Changes when the chunk's text does: what tells a kept chunk from a changed one across versions."""
-    digest = hashlib.sha256(f"{chunk.chunk_id}\0{chunk.content_hash}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
-
-
-def content_digest(model: str, chunks: list[Chunk], files: dict, store: dict) -> str:
+def content_digest(model: str, keys: np.ndarray, files: dict, store: dict) -> str:
+    """Of everything a version holds: `keys` are its chunks' content keys, in order."""
     digest = hashlib.sha256(json.dumps([model, store], sort_keys=True).encode())
-    for chunk in chunks:
-        digest.update(f"{chunk.chunk_id}\0{chunk.content_hash}\0".encode())
+    digest.update(np.ascontiguousarray(keys, dtype=np.int64).tobytes())
     digest.update(json.dumps(files, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -109,7 +106,8 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
     Returns (manifest, written)."""
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-    digest = content_digest(model, chunks, files, {**store.describe(), "format": FORMAT})
+    keys = np.array([content_key(c) for c in chunks], dtype=np.int64)
+    digest = content_digest(model, keys, files, {**store.describe(), "format": FORMAT, "lexical": LEXICAL_CODE})
     with writer_lock(index_dir):
         versions = index_dir / "versions"
         for folder in (index_dir, versions):
@@ -123,8 +121,8 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
         info = VersionInfo(generation=(existing or {}).get("generation", 0) + 1, model=model, previous_manifest=existing,
                            previous_folder=versions / existing["version"] if existing else None)
         with staged_dir(versions / version) as staging:
-            manifest = _write_version(staging, version, digest, chunks, vectors.reshape(len(chunks), dim), model, files,
-                                      store, info)
+            manifest = _write_version(staging, version, digest, chunks, keys, vectors.reshape(len(chunks), dim), model,
+                                      files, store, info)
         fault_point("index:version-renamed")
         write_text(index_dir / CURRENT, version)
         fault_point("index:current-switched")
@@ -133,16 +131,16 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
         return manifest, True
 
 
-def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk], vectors: np.ndarray,
+def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk], keys: np.ndarray, vectors: np.ndarray,
                    model: str, files: dict, store: VectorStore, info: VersionInfo) -> dict:
     ids = np.array([chunk_vector_id(c.chunk_id) for c in chunks], dtype=np.int64)
     if len(np.unique(ids)) != len(ids):
         raise ValueError("vector id collision between chunks; rename one of the colliding files")
-    keys = np.array([content_key(c) for c in chunks], dtype=np.int64)
     previous = info.previous_manifest
-    continues = bool(previous) and previous.get("format") == FORMAT and \
+    # kept segments must hold what this version would write for the same chunks: same vectors, same postings
+    continues = bool(previous) and previous.get("format") == FORMAT and previous.get("lexical") == LEXICAL_CODE and \
         previous.get("embedding_model") == model and previous.get("dim") == vectors.shape[1] and \
-        (previous.get("vector_store") or {}).get("kind") == store.describe()["kind"]
+        previous["vector_store"]["kind"] == store.describe()["kind"]
     plan = index_segments.plan(keys, previous, info.previous_folder, continues)
     segments = []
     for entry in plan.kept:
@@ -161,7 +159,7 @@ def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk],
     if stored is None:
         stored = {**store.describe(), "index": " + ".join(s["layout"] for s in segments), "vectors": len(chunks)}
     manifest = {
-        "version": version, "generation": info.generation, "format": FORMAT, "digest": digest,
+        "version": version, "generation": info.generation, "format": FORMAT, "lexical": LEXICAL_CODE, "digest": digest,
         "created": dt.datetime.now(dt.UTC).isoformat(), "embedding_model": model, "dim": vectors.shape[1],
         "vectors": stored.pop("vectors"), "vector_store": stored, "segments": segments, "chunks": len(chunks),
         "chunks_by_type": dict(Counter(chunk.kind for chunk in chunks)), "files": files,
@@ -210,10 +208,10 @@ def load_index(index_dir: Path) -> KnowledgeIndex:
         segment_kinds = []
         with open(segment / CHUNKS_FILE, encoding="utf-8") as rows:
             for row, line in enumerate(rows):
-                chunk = Chunk(**json.loads(line))
-                segment_kinds.append(chunk.kind)
+                fields = json.loads(line)
+                segment_kinds.append(fields["kind"])
                 if alive[row]:
-                    chunks[int(segment_ids[row])] = chunk
+                    chunks[int(segment_ids[row])] = Chunk(**fields)
         postings.append(Postings.read(segment))
         live.append(alive)
         ids.append(segment_ids)

@@ -4,8 +4,9 @@ Each segment stores raw postings (term -> rows and term frequencies) and its row
 precomputed scores: a score depends on every segment's document frequencies and average length, so
 precomputed ones (bm25s's eager index) would go stale the moment a segment is added or a row deleted.
 The statistics are summed over the live rows of all segments when the index is opened, so a segmented
-index ranks exactly as one freshly built from the same chunks would. The formula is Lucene's BM25 with
-bm25s's defaults, the one the index used before it was segmented.
+index scores exactly as one freshly built from the same chunks would (rows with equal scores come in
+segment order, so ties may rank otherwise). The formula is Lucene's BM25 with bm25s's defaults, the one
+the index used before it was segmented.
 
 A query adds up only its terms' postings (an array as long as the highest row they touch) and sorts the
 top k out of the rows at or above a floor read from every SAMPLE_STRIDE-th row, not out of every row:
@@ -34,10 +35,11 @@ def write_postings(folder: Path, token_lists: list[list[str]]) -> None:
         term_ids.extend(vocabulary.setdefault(token, len(vocabulary)) for token in tokens)
         lengths[row] = len(tokens)
     rows = np.repeat(np.arange(len(token_lists), dtype=np.int64), lengths)
-    pairs, tf = np.unique(np.asarray(term_ids, dtype=np.int64) * max(len(token_lists), 1) + rows, return_counts=True)
-    terms_of_pairs = pairs // max(len(token_lists), 1)
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(terms_of_pairs, minlength=len(vocabulary)))])
-    np.savez(folder / POSTINGS_FILE, indptr=indptr.astype(np.int64), rows=(pairs % max(len(token_lists), 1)).astype(np.int32),
+    # one number per (term, row): sorting them groups the postings by term, rows ascending
+    stride = max(len(token_lists), 1)
+    pairs, tf = np.unique(np.asarray(term_ids, dtype=np.int64) * stride + rows, return_counts=True)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(pairs // stride, minlength=len(vocabulary)))])
+    np.savez(folder / POSTINGS_FILE, indptr=indptr.astype(np.int64), rows=(pairs % stride).astype(np.int32),
              tf=tf.astype(np.float32), lengths=lengths)
     (folder / TERMS_FILE).write_text(json.dumps(list(vocabulary), ensure_ascii=False), encoding="utf-8")
 
@@ -52,9 +54,10 @@ class Postings:
 
     @classmethod
     def read(cls, folder: Path) -> "Postings":
-        arrays = np.load(folder / POSTINGS_FILE)
         terms = json.loads((folder / TERMS_FILE).read_text(encoding="utf-8"))
-        return cls({term: i for i, term in enumerate(terms)}, arrays["indptr"], arrays["rows"], arrays["tf"], arrays["lengths"])
+        with np.load(folder / POSTINGS_FILE) as arrays:
+            return cls({term: i for i, term in enumerate(terms)}, arrays["indptr"], arrays["rows"], arrays["tf"],
+                       arrays["lengths"])
 
     def span(self, term: str) -> tuple[int, int]:
         """Where the term's postings are in `rows` and `tf`."""
@@ -66,7 +69,8 @@ class Lexicon:
     """The BM25 side of one index version: its segments' postings, which of their rows are live, and
     the vector id of each row."""
 
-    def __init__(self, segments: list[Postings], live: list[np.ndarray], ids: list[np.ndarray], kinds: list[np.ndarray]):
+    def __init__(self, segments: list[Postings], live: list[np.ndarray], ids: list[np.ndarray],
+                 kinds: list[np.ndarray]):
         self.segments, self.live, self.ids, self.kinds = segments, live, ids, kinds
         self.documents = int(sum(mask.sum() for mask in live))
         self.frequencies = self._live_frequencies()

@@ -24,7 +24,7 @@ from qdrant_client import models as qm
 
 from ..rag_config import IndexConfig
 from .chunking import Chunk
-from .index_store import content_key
+from .index_segments import content_key
 from .vector_store import DenseVectors, VectorStore, VectorStoreUnavailable, VersionInfo
 
 POINTS_FILE = "qdrant_points.npy"

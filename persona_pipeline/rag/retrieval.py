@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..rag_config import MODES, RANKINGS, RagConfig, RetrievalConfig, equal_weights
 from .chunking import Chunk
 from .embedding import Embedder

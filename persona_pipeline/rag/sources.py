@@ -8,33 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
 from pathlib import Path
 
 from ..atomic import write_text
+from ..code_fingerprint import code_fingerprint
 from ..ingest.discovery import content_digest, snapshot
 from ..settings import Paths
 from .index_store import files_by_status
 
-PACKAGE = Path(__file__).resolve().parents[1]
 SNAPSHOT = "materials_snapshot.json"   # taken when a build starts
 BUILT_FROM = "built_from.json"         # the snapshot of the last build that finished, with its index summary
 INDEX_POINTER = "CURRENT"              # index_store's file naming the current version, read without loading FAISS
 # what decides the index's content besides the materials and the config
 BUILD_CODE = ("ingest", "rag/chunking.py", "rag/build.py", "rag/index_store.py", "rag/index_segments.py", "rag/lexical.py",
               "rag/lexicon.py")
-
-
-@lru_cache(maxsize=None)
-def code_fingerprint(*parts: str) -> str:
-    """Hash of the source files under these package paths: a change to a parser or to the chunker
-    invalidates what was cached from the old code, with no version number to forget to bump."""
-    digest = hashlib.sha256()
-    for part in parts:
-        target = PACKAGE / part
-        for file in sorted(target.rglob("*.py")) if target.is_dir() else [target]:
-            digest.update(file.relative_to(PACKAGE).as_posix().encode() + b"\0" + file.read_bytes())
-    return digest.hexdigest()
 
 
 def _fingerprint(paths: Paths, files: dict) -> str:

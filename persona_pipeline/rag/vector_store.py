@@ -1,5 +1,5 @@
-"""Where an index version's dense vectors live: FAISS files inside the version folder (the default) or a
-Qdrant collection (`index.store: qdrant` in RAG_config.yaml).
+"""Where an index version's dense vectors live: FAISS files inside the version's segments (the default)
+or a Qdrant collection (`index.store: qdrant` in RAG_config.yaml).
 
 BM25, the chunk store and the manifest stay in the version folder with either store, so the version
 switch (one rename of CURRENT) is what makes a new index visible whichever store holds the vectors.
