@@ -151,11 +151,11 @@ def main() -> None:
     print(f"{len(texts)} sample sentences, two per chunk; {len(questions)} questions; hybrid top-{TOP_K}; "
           f"IVF above {config.index.exact_search_max_vectors:,} vectors")
     try:
-        print(f"{'chunks':>10}{'layout queried':>26}{'write s':>9}{'+1 file s':>10}{'rewrite s':>10}{'load s':>8}{'hybrid p50':>11}"
+        print(f"{'chunks':>10}  {'layout queried':<28}{'write s':>9}{'+1 file s':>10}{'rewrite s':>10}{'load s':>8}{'hybrid p50':>11}"
               f"{'p95':>7}{'encode':>8}{'dense':>7}{'bm25':>7}{'recall@10':>10}  (ms)")
         for size in args.sizes:
             r = measure(size, texts, embeddings, embedder, questions, config, work)
-            print(f"{size:>10,}{r['layout']:>26}{r['write_s']:>9.1f}{r['update_s']:>10.1f}{r['rewrite_s']:>10.1f}{r['load_s']:>8.1f}"
+            print(f"{size:>10,}  {r['layout']:<28}{r['write_s']:>9.1f}{r['update_s']:>10.1f}{r['rewrite_s']:>10.1f}{r['load_s']:>8.1f}"
                   f"{r['hybrid_p50']:>11.1f}{r['hybrid_p95']:>7.1f}{r['encode_p50']:>8.1f}{r['dense_p50']:>7.1f}"
                   f"{r['bm25_p50']:>7.1f}{r['recall']:>10.3f}", flush=True)
             shutil.rmtree(work / str(size), ignore_errors=True)
