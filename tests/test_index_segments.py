@@ -139,6 +139,6 @@ def test_new_tokenizing_code_rewrites_the_postings_of_unchanged_chunks(tmp_path,
     store = make_store(IndexConfig(store="faiss"), tmp_path)
     chunks = corpus("ab")
     write(tmp_path, store, chunks, matrix(chunks))
-    monkeypatch.setattr(index_store, "LEXICAL_CODE", "another tokenizer")
+    monkeypatch.setattr(index_store, "lexical_code", lambda: "another tokenizer")
     manifest, written = write(tmp_path, store, chunks, matrix(chunks))
     assert written and [(s["rows"], s["dead"]) for s in manifest["segments"]] == [(20, 0)]

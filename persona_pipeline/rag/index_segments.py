@@ -27,11 +27,15 @@ MAX_SEGMENTS = 8
 MAX_DEAD_SHARE = 0.25
 
 
+def hash63(text: str) -> int:
+    """A 63-bit hash: FAISS and Qdrant ids are signed 64-bit integers."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") & (2**63 - 1)
+
+
 def content_key(chunk: Chunk) -> int:
     """Changes when any field of the chunk does (its text, but also its knowledge type or location, which
     a citation and a type filter read): a kept row must be the chunk this version would write."""
-    digest = hashlib.sha256("\0".join(map(str, vars(chunk).values())).encode()).digest()
-    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+    return hash63("\0".join(map(str, vars(chunk).values())))
 
 
 @dataclass

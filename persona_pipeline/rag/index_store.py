@@ -22,7 +22,7 @@ from ..code_fingerprint import code_fingerprint
 from ..faults import fault_point
 from . import index_segments
 from .chunking import Chunk
-from .index_segments import SEGMENTS, content_key
+from .index_segments import SEGMENTS, content_key, hash63
 from .lexical import tokenize
 from .lexicon import Lexicon, Postings, write_postings
 from .vector_store import DenseVectors, VectorStore, VectorStoreUnavailable, VersionInfo, open_vectors
@@ -32,8 +32,6 @@ CHUNKS_FILE = "chunks.jsonl"
 # the layout of a version folder: segments (index_segments.py) since 2; part of the content digest, so an
 # index of another layout is rewritten, not kept as unchanged
 FORMAT = 2
-# the code that turns text into BM25 postings: a segment written by other code is not kept
-LEXICAL_CODE = code_fingerprint("rag/lexical.py", "rag/lexicon.py")
 # the current version and the one it replaced (a reader may still hold it open)
 KEEP_VERSIONS = 2
 
@@ -58,7 +56,13 @@ class KnowledgeIndex:
 
 def chunk_vector_id(chunk_id: str) -> int:
     """Stable across rebuilds and unique across files (the path is part of the chunk id)."""
-    return int.from_bytes(hashlib.sha256(chunk_id.encode()).digest()[:8], "big") & (2**63 - 1)
+    return hash63(chunk_id)
+
+
+def lexical_code() -> str:
+    """The code that turns text into BM25 postings: a segment written by other code is not kept. Read when
+    a version is written, not when the module is imported (`persona ask` imports it too)."""
+    return code_fingerprint("rag/lexical.py", "rag/lexicon.py")
 
 
 def content_digest(model: str, keys: np.ndarray, files: dict, store: dict) -> str:
@@ -107,7 +111,8 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
     keys = np.array([content_key(c) for c in chunks], dtype=np.int64)
-    digest = content_digest(model, keys, files, {**store.describe(), "format": FORMAT, "lexical": LEXICAL_CODE})
+    lexical = lexical_code()
+    digest = content_digest(model, keys, files, {**store.describe(), "format": FORMAT, "lexical": lexical})
     with writer_lock(index_dir):
         versions = index_dir / "versions"
         for folder in (index_dir, versions):
@@ -122,7 +127,7 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
                            previous_folder=versions / existing["version"] if existing else None)
         with staged_dir(versions / version) as staging:
             manifest = _write_version(staging, version, digest, chunks, keys, vectors.reshape(len(chunks), dim), model,
-                                      files, store, info)
+                                      files, store, info, lexical)
         fault_point("index:version-renamed")
         write_text(index_dir / CURRENT, version)
         fault_point("index:current-switched")
@@ -132,13 +137,13 @@ def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, mo
 
 
 def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk], keys: np.ndarray, vectors: np.ndarray,
-                   model: str, files: dict, store: VectorStore, info: VersionInfo) -> dict:
+                   model: str, files: dict, store: VectorStore, info: VersionInfo, lexical: str) -> dict:
     ids = np.array([chunk_vector_id(c.chunk_id) for c in chunks], dtype=np.int64)
     if len(np.unique(ids)) != len(ids):
         raise ValueError("vector id collision between chunks; rename one of the colliding files")
     previous = info.previous_manifest
     # kept segments must hold what this version would write for the same chunks: same vectors, same postings
-    continues = bool(previous) and previous.get("format") == FORMAT and previous.get("lexical") == LEXICAL_CODE and \
+    continues = bool(previous) and previous.get("format") == FORMAT and previous.get("lexical") == lexical and \
         previous.get("embedding_model") == model and previous.get("dim") == vectors.shape[1] and \
         previous["vector_store"]["kind"] == store.describe()["kind"]
     plan = index_segments.plan(keys, previous, info.previous_folder, continues)
@@ -159,7 +164,7 @@ def _write_version(folder: Path, version: str, digest: str, chunks: list[Chunk],
     if stored is None:
         stored = {**store.describe(), "index": " + ".join(s["layout"] for s in segments), "vectors": len(chunks)}
     manifest = {
-        "version": version, "generation": info.generation, "format": FORMAT, "lexical": LEXICAL_CODE, "digest": digest,
+        "version": version, "generation": info.generation, "format": FORMAT, "lexical": lexical, "digest": digest,
         "created": dt.datetime.now(dt.UTC).isoformat(), "embedding_model": model, "dim": vectors.shape[1],
         "vectors": stored.pop("vectors"), "vector_store": stored, "segments": segments, "chunks": len(chunks),
         "chunks_by_type": dict(Counter(chunk.kind for chunk in chunks)), "files": files,
