@@ -47,7 +47,7 @@ def test_rerun_parses_and_chunks_only_what_changed_and_loads_no_model_when_all_i
     chunks, rechunked, again, written = _full_build(paths, untouched)
     assert counted_parses == [] and rechunked == 0 and not written
     assert [c.to_json() for c in chunks] == [c.to_json() for c in first_chunks]
-    assert "model" not in untouched.__dict__  # every vector came from the cache
+    assert "network" not in untouched.__dict__  # every vector came from the cache
 
     (materials / "articles" / "cadence.md").write_text(NEW_ARTICLE)
     edited = materials / "articles/threshold_training.md"

@@ -2,8 +2,8 @@
 
 Nothing heavy loads up front. Chunking needs only the tokenizer, which a local model folder gives from its
 `tokenizer.json` in milliseconds; the network itself loads on the first text that must be embedded, so a
-re-index that finds every vector in the cache never loads it (nor imports torch). A few texts (a question,
-the chunks of one added file) are embedded without importing sentence-transformers (small_batch_encoder.py).
+re-index that finds every vector in the cache never loads it (nor imports torch). A mean-pooling model
+such as the packaged one runs without importing sentence-transformers (network_encoders.py).
 """
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ from typing import Callable
 import numpy as np
 
 from .embedding_precision import choose_precision, in_precision
-from .small_batch_encoder import SMALL_BATCH, SmallBatchEncoder, pooling_config
+from .network_encoders import MeanPoolingEncoder, SentenceTransformerEncoder, pooling_config
 
 PACKAGED = "packaged"
+# at most this many texts (a question, the chunks of one added file) are embedded in fp32 if the precision
+# is not yet known, rather than paying to measure it
+FEW_TEXTS = 32
 
 
 def resolve_model(name: str) -> str:
@@ -45,6 +48,7 @@ class Embedder:
 
     @cached_property
     def model(self):
+        """The sentence-transformers model; loaded only for a layout MeanPoolingEncoder does not handle."""
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -54,14 +58,17 @@ class Embedder:
         return SentenceTransformer(self.path, device=self.device, local_files_only=self.local)
 
     @cached_property
-    def encoder(self):
-        """The network that embeds: `model`, or its bf16 copy where that measured faster."""
-        return in_precision(self.model, self.precision)
+    def network(self) -> MeanPoolingEncoder | SentenceTransformerEncoder:
+        """The network in fp32."""
+        folder = Path(self.path)
+        if self.local and MeanPoolingEncoder.handles(folder):
+            return MeanPoolingEncoder(folder, self.window)
+        return SentenceTransformerEncoder(self.model)
 
     @cached_property
-    def small_batch_encoder(self) -> SmallBatchEncoder | None:
-        folder = Path(self.path)
-        return SmallBatchEncoder(folder, self.window) if self.local and SmallBatchEncoder.handles(folder) else None
+    def encoder(self) -> MeanPoolingEncoder | SentenceTransformerEncoder:
+        """The network that embeds: `network`, or its bf16 copy where that measured faster."""
+        return in_precision(self.network, self.precision)
 
     @cached_property
     def precision(self) -> str:
@@ -106,17 +113,12 @@ class Embedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        if len(texts) <= SMALL_BATCH and "model" not in self.__dict__ and self.small_batch_encoder is not None:
-            out[:] = self.small_batch_encoder.encode(texts)
-            if progress:
-                progress(len(texts), len(texts))
-            return out
+        encoder = self.network if len(texts) <= FEW_TEXTS and "encoder" not in self.__dict__ else self.encoder
         lengths = [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
         order = np.argsort([-n for n in lengths], kind="stable")
         for start in range(0, len(texts), self.batch_size):
             batch = order[start:start + self.batch_size]
-            out[batch] = self.encoder.encode([texts[i] for i in batch], batch_size=self.batch_size,
-                                             normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            out[batch] = encoder.encode([texts[i] for i in batch])
             if progress:
                 progress(min(start + self.batch_size, len(texts)), len(texts))
         return out

@@ -10,7 +10,6 @@ model cache (`embedding_precision.json`); PERSONA_EMBED_PRECISION=fp32|bf16 over
 """
 from __future__ import annotations
 
-import copy
 import logging
 import os
 
@@ -30,13 +29,13 @@ CALIBRATION_TEXTS = 64
 CALIBRATION_ROUNDS = 2  # interleaved; the best round of each counts, so a busy neighbour skews less
 
 
-def in_precision(model, precision: str):
-    """`model` itself for fp32; a copy with bf16 weights for bf16 (the fp32 one stays the reference)."""
+def in_precision(encoder, precision: str):
+    """`encoder` itself for fp32; a copy with bf16 weights for bf16 (the fp32 one stays the reference)."""
     if precision == "bf16":
         import torch
 
-        return copy.deepcopy(model).to(torch.bfloat16)
-    return model
+        return encoder.in_dtype(torch.bfloat16)
+    return encoder
 
 
 def choose_precision(embedder) -> str:
@@ -57,11 +56,11 @@ def choose_precision(embedder) -> str:
 def calibrate(embedder) -> dict:
     """Time fp32 and bf16 side by side on the same texts; bf16 wins only if faster and close enough."""
     texts = calibration_texts(CALIBRATION_TEXTS)
-    models = {p: in_precision(embedder.model, p) for p in PRECISIONS}
+    encoders = {p: in_precision(embedder.network, p) for p in PRECISIONS}
 
     def encode(precision: str):
-        return models[precision].encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
-                                        convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+        size = embedder.batch_size
+        return np.vstack([encoders[precision].encode(texts[i:i + size]) for i in range(0, len(texts), size)])
 
     best, vectors = best_seconds(CALIBRATION_ROUNDS, {p: (lambda p=p: encode(p)) for p in PRECISIONS})
     cosine = float(np.min(np.sum(vectors["fp32"] * vectors["bf16"], axis=1)))
