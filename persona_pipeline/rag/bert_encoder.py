@@ -5,8 +5,8 @@ Importing transformers' BERT costs about 1.5 s here, most of it modules the forw
 something and every `persona ask` that embeds its question. The forward pass is small: embeddings, then
 layers of self-attention and a feed-forward block, each followed by a residual and layer norm. Query, key
 and value are one matrix multiplication here instead of three. The tests hold its vectors to
-sentence-transformers' own on the same weights. Only what it implements is accepted (`supports`); any other
-model goes through sentence-transformers (network_encoders.py decides).
+sentence-transformers' own on the same weights. Only the configurations it implements are given to it
+(`MeanPoolingEncoder.handles` in network_encoders.py); any other model goes through sentence-transformers.
 """
 from __future__ import annotations
 
