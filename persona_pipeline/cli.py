@@ -103,7 +103,7 @@ def _index(args) -> int:
 
         built = unchanged_since_last_build(paths)
         if built is not None:
-            from .rag.index_store import read_manifest
+            from .rag.index_pointer import read_manifest
 
             _files_summary(read_manifest(paths.index_dir)["files"], built["files_indexed"], paths)
             print(f"chunks: {built['chunks']} (0 newly embedded, {built['chunks']} from cache)")
@@ -118,7 +118,7 @@ def _index(args) -> int:
     elapsed = time.perf_counter() - started
     if not run.success:
         raise UserError("the knowledge run failed; rerun with --verbose to see the Dagster log")
-    from .rag.index_store import read_manifest
+    from .rag.index_pointer import read_manifest
 
     index, embedded = run.index, run.embedded
     _files_summary(read_manifest(paths.index_dir)["files"], index.files_indexed, paths)

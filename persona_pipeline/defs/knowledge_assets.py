@@ -8,7 +8,7 @@ import dagster as dg
 from .. import charts
 from ..progress import Progress
 from ..rag import build
-from ..rag.index_store import files_by_status
+from ..rag.index_pointer import files_by_status
 from .grouping import in_group
 from .metadata import image, markdown_table
 from .resources import EmbedderResource, PersonaPaths

@@ -22,12 +22,12 @@ from ..code_fingerprint import code_fingerprint
 from ..faults import fault_point
 from . import index_segments
 from .chunking import Chunk
+from .index_pointer import CURRENT, current_version, read_manifest
 from .index_segments import SEGMENTS, content_key, hash63
 from .lexical import tokenize
 from .lexicon import Lexicon, Postings, write_postings
 from .vector_store import DenseVectors, VectorStore, VectorStoreUnavailable, VersionInfo, open_vectors
 
-CURRENT = "CURRENT"
 CHUNKS_FILE = "chunks.jsonl"
 # the layout of a version folder: segments (index_segments.py) since 2; part of the content digest, so an
 # index of another layout is rewritten, not kept as unchanged
@@ -83,25 +83,6 @@ def writer_lock(index_dir: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def current_version(index_dir: Path) -> str | None:
-    try:
-        return (index_dir / CURRENT).read_text().strip() or None
-    except FileNotFoundError:
-        return None
-
-
-def read_manifest(index_dir: Path) -> dict | None:
-    version = current_version(index_dir)
-    if version is None:
-        return None
-    return json.loads((index_dir / "versions" / version / "manifest.json").read_text())
-
-
-def files_by_status(manifest: dict) -> Counter:
-    """How many of the manifest's files were indexed and how many skipped."""
-    return Counter(f["status"] for f in manifest["files"].values())
 
 
 def write_index(index_dir: Path, chunks: list[Chunk], vectors: np.ndarray, *, model: str, dim: int,

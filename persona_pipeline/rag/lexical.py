@@ -5,18 +5,26 @@ import re
 from functools import lru_cache
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_RUSSIAN
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-я]")
-_STOP = frozenset(STOPWORDS_EN) | frozenset(w.replace("ё", "е") for w in STOPWORDS_RUSSIAN)
 _RUSSIAN = Stemmer.Stemmer("russian")
 _ENGLISH = Stemmer.Stemmer("english")
 
 
 def tokenize(text: str) -> list[str]:
     words = _WORD.findall(text.lower().replace("ё", "е"))
-    return [_stem(w) for w in words if w not in _STOP]
+    stop = _stopwords()
+    return [_stem(w) for w in words if w not in stop]
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    # bm25s's lists, read on first use: importing bm25s pulls in scipy (0.1 s), which `persona index` pays
+    # on every run that finds nothing changed
+    from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_RUSSIAN
+
+    return frozenset(STOPWORDS_EN) | frozenset(w.replace("ё", "е") for w in STOPWORDS_RUSSIAN)
 
 
 @lru_cache(maxsize=200_000)

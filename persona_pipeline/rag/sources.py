@@ -14,14 +14,13 @@ from ..atomic import write_text
 from ..code_fingerprint import code_fingerprint
 from ..ingest.discovery import content_digest, snapshot
 from ..settings import Paths
-from .index_store import files_by_status
+from .index_pointer import current_version, files_by_status
 
 SNAPSHOT = "materials_snapshot.json"   # taken when a build starts
 BUILT_FROM = "built_from.json"         # the snapshot of the last build that finished, with its index summary
-INDEX_POINTER = "CURRENT"              # index_store's file naming the current version, read without loading FAISS
 # what decides the index's content besides the materials and the config
-BUILD_CODE = ("ingest", "rag/chunking.py", "rag/build.py", "rag/index_store.py", "rag/index_segments.py", "rag/lexical.py",
-              "rag/lexicon.py")
+BUILD_CODE = ("ingest", "rag/chunking.py", "rag/build.py", "rag/index_store.py", "rag/index_pointer.py",
+              "rag/index_segments.py", "rag/lexical.py", "rag/lexicon.py")
 
 
 def _fingerprint(paths: Paths, files: dict) -> str:
@@ -61,10 +60,7 @@ def record_build(paths: Paths, manifest: dict) -> None:
 def unchanged_since_last_build(paths: Paths) -> dict | None:
     """The summary of the current index version if it was built from exactly what is on disk now, else None."""
     built = _read(paths.knowledge_dir / BUILT_FROM)
-    try:
-        current = (paths.index_dir / INDEX_POINTER).read_text().strip()
-    except OSError:
-        return None
-    if not built or built["index"]["version"] != current or _current(paths)["fingerprint"] != built["fingerprint"]:
+    current = current_version(paths.index_dir)
+    if current is None or not built or built["index"]["version"] != current or _current(paths)["fingerprint"] != built["fingerprint"]:
         return None
     return built["index"]
