@@ -3,7 +3,8 @@ packaged SmolLM2), data (the CoreSelf examples), batch size and number of steps,
 
 Two baselines: trl's defaults as shipped (bf16=True, gradient checkpointing on, padded batches), and the
 same with bf16 off, the faster plain-trl setup where bf16 is emulated. The pipeline: the precision
-measured faster on this CPU (training/precision.py), no activation recomputation, batches grouped by length.
+measured faster on this CPU (training/precision.py), no activation recomputation, batches of similar length
+from small random pools (training/batching.py).
 Prints tokens/s of each (tokens of the examples, padding excluded), the ratio to the faster baseline and
 the final eval losses.
 
@@ -22,7 +23,7 @@ from persona_pipeline.settings import PROJECT_DIR
 from persona_pipeline.sft.dataset import build_dataset
 from persona_pipeline.sft.validation import load_and_validate
 from persona_pipeline.training.base_model import load_model, load_tokenizer, prepare_base_model
-from persona_pipeline.training.lora import choose_precision, lora_config, training_config
+from persona_pipeline.training.lora import PersonaTrainer, choose_precision, lora_config, training_config
 from persona_pipeline.training.settings import TrainingSettings
 
 
@@ -68,7 +69,7 @@ def main() -> None:
         fp32_s, fp32_loss = run(plain(bf16=False))
 
         precision = choose_precision(base, settings)
-        ours = SFTTrainer(model=load_model(base), processing_class=tokenizer, peft_config=lora, train_dataset=train,
+        ours = PersonaTrainer(model=load_model(base), processing_class=tokenizer, peft_config=lora, train_dataset=train,
                           eval_dataset=evaluation,
                           args=training_config(settings, work / "ours", precision=precision, save_strategy="no",
                                                load_best_model_at_end=False, eval_strategy="no"))

@@ -1,10 +1,10 @@
 """LoRA training with trl's SFTTrainer: assistant-only loss, held-out eval, early stopping, resumable.
 
 Speed on a CPU (bench/training_throughput.py): the precision measured faster on this CPU (precision.py;
-bf16 autocast lost to fp32 in training on an AVX512-BF16 EPYC without AMX), activations kept rather than
-recomputed, and batches of similar length. Padding-free batches (examples concatenated into one row,
-position ids restarting per example) were tried and dropped: without a variable-length attention kernel,
-which CPUs lack, transformers builds a block-diagonal mask and attention runs over the whole row.
+bf16 autocast lost to fp32 in training on an AVX512-BF16 EPYC without AMX) and activations kept rather than
+recomputed, and batches of similar length drawn from small random pools (batching.py). Padding-free batches
+(examples concatenated into one row, position ids restarting per example) were slower: without a
+variable-length attention kernel, which CPUs lack, attention runs over the whole row.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from ..atomic import staged_dir
 from ..faults import fault_point
 from ..sft.dataset import SftDataset
 from .base_model import BaseModel, load_model, load_tokenizer
+from .batching import LengthPoolSampler
 from .precision import training_precision
 from .settings import TrainingSettings
 
@@ -89,6 +90,15 @@ def last_complete_checkpoint(folder: Path) -> str | None:
     return str(max(complete, key=lambda p: int(p.name.rpartition("-")[2]))) if complete else None
 
 
+class PersonaTrainer(SFTTrainer):
+    """trl's SFTTrainer with the batch order of batching.py."""
+
+    def _get_train_sampler(self, train_dataset=None):
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        return LengthPoolSampler([len(ids) for ids in dataset["input_ids"]], self.args.per_device_train_batch_size,
+                                 self.args.data_seed if self.args.data_seed is not None else self.args.seed)
+
+
 def training_config(settings: TrainingSettings, output_dir: Path, *, precision: str, **overrides) -> SFTConfig:
     batch = settings.batch_size * (CUDA_BATCH_MULTIPLIER if torch.cuda.is_available() else 1)
     every = max(1, min(settings.eval_steps, settings.max_steps))
@@ -101,8 +111,6 @@ def training_config(settings: TrainingSettings, output_dir: Path, *, precision: 
         eval_strategy="steps", eval_steps=every, save_strategy="steps", save_steps=every, save_total_limit=2,
         load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
         assistant_only_loss=True, max_length=settings.max_seq_length,
-        # batches of similar length waste little on padding, without packing's cross-example attention on CPU
-        train_sampling_strategy="group_by_length",
         # a 135M model fits in memory many times over; recomputing activations would cost a third more time
         activation_checkpointing=False,
         bf16=precision == "bf16", use_cpu=not torch.cuda.is_available(),
@@ -123,7 +131,7 @@ def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettin
     checkpoints = work_dir / f"{dataset.digest[:12]}-{settings.fingerprint()}"
     checkpoints.mkdir(parents=True, exist_ok=True)
     resume = last_complete_checkpoint(checkpoints)
-    trainer = SFTTrainer(
+    trainer = PersonaTrainer(
         model=model, processing_class=tokenizer,
         args=training_config(settings, checkpoints, precision=precision),
         train_dataset=dataset.data["train"].select_columns(["messages"]),
