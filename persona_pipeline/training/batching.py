@@ -1,12 +1,12 @@
 """The order in which training examples are batched: similar lengths share a batch, drawn from small random
-pools, so that little is spent on padding while which examples share a batch stays close to random.
+pools, so that little is spent on padding.
 
-Measured after 16 steps on the CoreSelf examples (bench/training_throughput.py and throwaway runs of the
-same setup, one CPU): examples in random order ended at eval loss 1.805, 1.821 and 1.855 over three data
-orders, and trained slowest; transformers' group_by_length, which sorts pools of 16 examples, and one pool
-of all 64 examples sorted, ended at 1.87-1.89, 2.5-3.5% higher than random's mean, because batches of
-homogeneous examples pull the adapter one way at a time. Pools of two batches ended at 1.839 and 1.846 and
-trained about 15% faster than random order.
+Measured after 16 steps of 4 CoreSelf examples (bench/training_throughput.py and throwaway runs of the same
+setup, one CPU). Eval loss moves with the order of the examples more than with the way they are batched:
+random order ended at 1.805, 1.821 and 1.855 over three data orders; transformers' group_by_length (pools
+of 16 examples, sorted) at 1.870-1.892; pools of two batches at 1.839, 1.846 and 1.910. Pools of two
+batches took 93-102 s, group_by_length 99-106 s, random order 109-123 s. One pool of all 64 examples took
+75 s (1.869), but then the same examples share a batch in every epoch; small pools keep that random.
 """
 from __future__ import annotations
 
