@@ -1,6 +1,7 @@
 """The embedder on the packaged MiniLM: tokenizer-only start, neither sentence-transformers nor transformers
-for a mean-pooling BERT (its vectors checked against sentence-transformers' own), length-sorted batches, and each precision
-path this CPU can take (forced with PERSONA_EMBED_PRECISION or the constructor, so every path runs here)."""
+for a mean-pooling BERT (its vectors checked against sentence-transformers' own), length-sorted batches,
+and each precision path this CPU can take (forced with PERSONA_EMBED_PRECISION or the constructor, so
+every path runs here)."""
 import json
 import os
 import subprocess
@@ -66,8 +67,9 @@ def test_a_mean_pooling_bert_embeds_without_transformers_and_agrees_with_sentenc
     assert _cosines(vectors, reference).min() >= (0.9999 if precision == "fp32" else 0.999)
     few = Embedder(precision=precision).embed(TEXTS[:2])  # a few texts, before any precision is needed: fp32
     assert _cosines(few, reference[:2]).min() >= 0.9999
-    script = ("import sys; from persona_pipeline.rag.embedding import Embedder; e = Embedder(); e.embed_query('taper'); "
-              "e.embed(['hill repeats %d' % i for i in range(100)]); print(sorted({'sentence_transformers', 'transformers'} & set(sys.modules)))")
+    script = ("import sys; from persona_pipeline.rag.embedding import Embedder; e = Embedder(); "
+              "e.embed_query('taper'); e.embed(['hill repeats %d' % i for i in range(100)]); "
+              "print(sorted({'sentence_transformers', 'transformers'} & set(sys.modules)))")
     fresh = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONPATH": str(PROJECT), "PERSONA_EMBED_PRECISION": precision})
     assert fresh.stdout.strip().splitlines()[-1] == "[]"

@@ -50,7 +50,8 @@ class BertEncoder(nn.Module):
         self.layers = nn.ModuleList(BertLayer(hidden, config["num_attention_heads"], config["intermediate_size"], eps)
                                     for _ in range(config["num_hidden_layers"]))
 
-    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor,
+                attention_mask: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         x = self.norm(F.embedding(input_ids, self.word) + F.embedding(positions, self.position)
                       + F.embedding(token_type_ids, self.token_type))
@@ -82,7 +83,8 @@ def _renamed(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     while f"encoder.layer.{layer}.attention.self.query.weight" in weights:
         source, target = f"encoder.layer.{layer}.", f"layers.{layer}."
         for part in ("weight", "bias"):
-            out[target + "qkv." + part] = torch.cat([weights[f"{source}attention.self.{p}.{part}"] for p in ("query", "key", "value")])
+            qkv = [weights[f"{source}attention.self.{p}.{part}"] for p in ("query", "key", "value")]
+            out[target + "qkv." + part] = torch.cat(qkv)
             out[target + "attention_out." + part] = weights[f"{source}attention.output.dense.{part}"]
             out[target + "attention_norm." + part] = weights[f"{source}attention.output.LayerNorm.{part}"]
             out[target + "up." + part] = weights[f"{source}intermediate.dense.{part}"]

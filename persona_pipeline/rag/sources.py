@@ -61,6 +61,8 @@ def unchanged_since_last_build(paths: Paths) -> dict | None:
     """The summary of the current index version if it was built from exactly what is on disk now, else None."""
     built = _read(paths.knowledge_dir / BUILT_FROM)
     current = current_version(paths.index_dir)
-    if current is None or not built or built["index"]["version"] != current or _current(paths)["fingerprint"] != built["fingerprint"]:
+    if current is None or not built or built["index"]["version"] != current:
+        return None
+    if _current(paths)["fingerprint"] != built["fingerprint"]:
         return None
     return built["index"]

@@ -14,6 +14,8 @@ import torch
 from torch.utils.data import Sampler
 
 POOL_BATCHES = 2  # batches per pool: sorted within, so a batch holds the shorter or the longer half of 2 x batch
+# a prime above any epoch count: seed * EPOCH_STRIDE + epoch gives every (seed, epoch) its own generator
+EPOCH_STRIDE = 1_000_003
 
 
 class LengthPoolSampler(Sampler[int]):
@@ -31,7 +33,7 @@ class LengthPoolSampler(Sampler[int]):
         return len(self.lengths)
 
     def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        generator = torch.Generator().manual_seed(self.seed * EPOCH_STRIDE + self.epoch)
         order = torch.randperm(len(self.lengths), generator=generator).tolist()
         pool = self.batch_size * POOL_BATCHES
         batches = []
