@@ -73,7 +73,7 @@ def main() -> None:
                        adapter_out=out)
             loss = assistant_token_loss(PeftModel.from_pretrained(load_model(base), str(out)), tokenizer, heldout,
                                         settings.max_seq_length)
-            adapters = load_adapters(lambda: load_model(base), {"core": out}, {"core": variant}, [])
+            adapters = load_adapters(base, {"core": out}, {"core": variant}, [])
             consilium = Consilium(tokenizer=tokenizer, adapters=adapters, retriever=retriever, router=Router(),
                                   config=config, settings=settings, scorer=scorer)
             kept = dropped = invented = repeats = answered = 0

@@ -1,8 +1,11 @@
 """`persona ask` end to end on the packaged models: a real index, adapters trained for two steps and
 registered in a real MLflow store, answers streamed with citations."""
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 
 import mlflow
 import pytest
@@ -93,6 +96,20 @@ def test_the_model_loads_only_when_something_is_to_be_generated(world):
     pieces = []
     fresh.ask(TAPER, on_token=pieces.append, max_new_tokens=8)
     assert "model" in fresh.adapters.__dict__ and "17 days" in pieces[0]
+
+
+def test_a_cli_answer_imports_neither_transformers_nor_peft(world):
+    """The packaged base and its LoRA adapters run in plain torch, so a cold `persona ask` does not pay the
+    seconds of importing transformers, peft or sentence-transformers; training still uses them."""
+    code = ("import sys; from persona_pipeline.cli import main; code = main(sys.argv[1:]); "
+            "print(sorted({'transformers', 'peft', 'sentence_transformers'} & set(sys.modules)), code)")
+    args = ["ask", TAPER, "--adapters", "core,sport", "--materials", str(world["paths"].materials_dir), "--data", str(world["paths"].data_dir)]
+    for flags in (["--no-rag"], []):
+        out = subprocess.run([sys.executable, "-c", code, *args, *flags], capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "MLFLOW_TRACKING_URI": world["uri"]})
+        assert out.returncode == 0, out.stderr
+        answer, imported = out.stdout.strip().rsplit("\n", 1)
+        assert imported == "[] 0" and answer.strip()
 
 
 def test_routing_adds_sportmind_only_for_sports_questions(world):

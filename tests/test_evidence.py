@@ -4,7 +4,7 @@ import torch
 from persona_pipeline.consilium import facets, language, measures
 from persona_pipeline.consilium.evidence import DocumentFrequencies, EvidenceScorer
 from persona_pipeline.consilium.faithfulness import unfaithful, unsupported_numbers
-from persona_pipeline.consilium.generation import GeneratedTokensPenalty, StopOnLoopOrLength, sentences
+from persona_pipeline.consilium.generation import finished, penalised, sentences
 from persona_pipeline.consilium.grounded_set import contains_fact, token_f1
 from persona_pipeline.consilium.sentences import statements
 from persona_pipeline.training.settings import TrainingSettings
@@ -198,10 +198,9 @@ def test_languages_are_told_by_script_and_the_base_model_declares_its_own():
 
 def test_only_generated_tokens_are_penalised():
     scores = torch.tensor([[2.0, 2.0, 2.0, -1.0]])
-    prompt_and_generated = torch.tensor([[0, 1, 3]])  # prompt: tokens 0 and 1; generated: token 3
-    out = GeneratedTokensPenalty(prompt_length=2, penalty=2.0)(prompt_and_generated, scores.clone())
+    out = penalised(scores.clone(), generated=[3, 2, 3], penalty=2.0)  # the prompt's tokens are not passed
     assert out[0, 0] == 2.0 and out[0, 1] == 2.0  # copying from the prompt stays as likely as before
-    assert out[0, 3] == -2.0
+    assert out[0, 3] == -2.0 and out[0, 2] == 1.0  # once per token, however often it was generated
 
 
 class _Tokens:
@@ -212,11 +211,11 @@ class _Tokens:
 
 
 def test_generation_stops_on_a_loop_and_after_enough_sentences():
-    stop = StopOnLoopOrLength(prompt_length=1, tokenizer=_Tokens(), max_sentences=3)
-    looping = torch.tensor([[0] + [ord(c) for c in "abcdefgh" * 2]])
-    fresh = torch.tensor([[0] + [ord(c) for c in "abcdefghijklmnop"]])
-    three = torch.tensor([[0] + [ord(c) for c in "One. Two. Three."]])
-    assert stop(looping, None)[0] and not stop(fresh, None)[0] and stop(three, None)[0]
+    def stop(text: str) -> bool:
+        return finished([ord(c) for c in text], _Tokens(), max_sentences=3)
+
+    assert stop("abcdefgh" * 2) and not stop("abcdefghijklmnop") and stop("One. Two. Three.")
+    assert not stop("One. Two. Three")
 
 
 def test_streamed_pieces_are_regrouped_into_sentences():

@@ -7,7 +7,6 @@ them). Switching to SportMind alone would drop the worldview the seed asks to ke
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,7 +26,7 @@ class LoadedAdapters:
     """The adapters found, and the model carrying them, loaded on first use: an answer quotes its evidence,
     or says the coach has not written about it, before the model is needed, and `--evidence-only` and an
     abstention never load it (seconds of a cold start)."""
-    load: Callable[[], object]                     # PeftModel, or the plain base model when none exist
+    load: Callable[[], object]                     # PlainLlama or PeftModelRunner
     available: dict[str, str] = field(default_factory=dict)   # key -> "persona-core-self v3"
     notes: list[str] = field(default_factory=list)
 
@@ -39,10 +38,21 @@ class LoadedAdapters:
         return key in self.available
 
 
-def load_adapters(load_base: Callable[[], object], dirs: dict[str, Path], labels: dict[str, str],
-                  notes: list[str]) -> LoadedAdapters:
-    """The adapters in `dirs`, attached to the base model `load_base` gives when the model is first used."""
-    return LoadedAdapters(lambda: attach_adapters(load_base(), dirs), labels, notes)
+def load_adapters(base, dirs: dict[str, Path], labels: dict[str, str], notes: list[str]) -> LoadedAdapters:
+    """The adapters in `dirs` on the base model `base` (a BaseModel), loaded when the model is first used."""
+    return LoadedAdapters(lambda: open_model(base, dirs), labels, notes)
+
+
+def open_model(base, dirs: dict[str, Path]):
+    """The plain-torch decoder with the adapters merged in where it computes the model and adapters
+    exactly, transformers and peft otherwise."""
+    from .plain_llama import PlainLlama
+
+    if PlainLlama.handles(Path(base.path), dirs):
+        return PlainLlama(Path(base.path), dirs)
+    from .peft_model import PeftModelRunner
+
+    return PeftModelRunner.load(base, dirs)
 
 
 def resolve_adapter_dirs(source: str, cache: Path, uri: str | None = None) -> tuple[dict[str, Path], dict[str, str], list[str]]:
@@ -65,23 +75,3 @@ def resolve_adapter_dirs(source: str, cache: Path, uri: str | None = None) -> tu
         labels[key] = f"{spec.registered_model} v{version}"
     registry.save()
     return dirs, labels, notes
-
-
-def attach_adapters(base_model, dirs: dict[str, Path]):
-    """A PeftModel with each adapter of `dirs` (and their stacked combination), or `base_model` without any."""
-    if not dirs:
-        return base_model
-    from peft import PeftModel
-
-    keys = list(dirs)
-    with warnings.catch_warnings():
-        # peft asks the base model `is_gradient_checkpointing`, a name transformers now warns is deprecated:
-        # a FutureWarning on every `persona ask` that no user can act on
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
-        model = PeftModel.from_pretrained(base_model, str(dirs[keys[0]]), adapter_name=keys[0])
-    for key in keys[1:]:
-        model.load_adapter(str(dirs[key]), adapter_name=key)
-    if set(STACKED) <= set(dirs):
-        model.add_weighted_adapter(list(STACKED), [1.0] * len(STACKED), adapter_name=COMBINED, combination_type="cat")
-    model.eval()
-    return model

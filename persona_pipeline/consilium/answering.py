@@ -8,14 +8,13 @@
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from ..rag_config import ConsiliumConfig
 from ..training.settings import TrainingSettings
 from . import language, prompting
-from .adapters import COMBINED, STACKED, LoadedAdapters
+from .adapters import STACKED, LoadedAdapters
 from .evidence import Evidence, EvidenceScorer, EvidenceSelection
 from .faithfulness import DroppedSentence, unfaithful
 from .generation import sentences, stream
@@ -158,7 +157,7 @@ class Consilium:
         citations = [Citation(i, h.chunk.source, h.chunk.location_label(), h.chunk.kind, h.chunk.text)
                      for i, h in enumerate(hits, start=1)]
         messages = self.messages(question, citations) + [{"role": "assistant", "content": reference}]
-        with self._adapter_context(used):
+        with self.adapters.model.use(used):
             return assistant_token_loss(self.adapters.model, self.tokenizer, [messages], self.config.max_context_tokens)
 
     def _check(self, question: str) -> None:
@@ -185,7 +184,7 @@ class Consilium:
                                 add_special_tokens=False)
         support = "\n".join([question, *(c.text for c in citations)])
         kept, dropped = [], []
-        pieces = stream(self.adapters.model, self.tokenizer, inputs, max_new_tokens, self._adapter_context(used))
+        pieces = stream(self.adapters.model, self.tokenizer, inputs, max_new_tokens, used)
         for sentence in sentences(pieces):
             reason = unfaithful(sentence, support, self.settings.base_model_languages, [question, opening, *kept],
                                 len(citations))
@@ -199,15 +198,6 @@ class Consilium:
     def _prompt_tokens(self, messages: list[dict], opening: str) -> int:
         prompt = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         return len(self.tokenizer(prompt + opening + "\n", add_special_tokens=False)["input_ids"])
-
-    def _adapter_context(self, used: list[str]):
-        model = self.adapters.model
-        if not self.adapters.available:
-            return contextlib.nullcontext()
-        if not used:
-            return model.disable_adapter()
-        model.set_adapter(COMBINED if set(used) == set(STACKED) else used[0])
-        return contextlib.nullcontext()
 
 
 def _context(hit: Hit) -> str:

@@ -8,12 +8,9 @@ enough sentences.
 """
 from __future__ import annotations
 
-import threading
-import contextlib
 from typing import Iterator
 
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 # >1 discourages re-using a generated token; 1.15 was the old whole-sequence value, kept as the strength
 GENERATED_REPETITION_PENALTY = 1.15
@@ -22,68 +19,63 @@ LOOP_TOKENS = 8
 # the coach's reading and one next step
 MAX_SENTENCES = 3
 _SENTENCE_END = ".!?…"
+# what decoding shows for a character whose bytes are split across tokens, until its last token arrives
+_PARTIAL_CHARACTER = "\ufffd"
 
 
-class GeneratedTokensPenalty(LogitsProcessor):
-    """`repetition_penalty` restricted to the tokens after the prompt."""
-
-    def __init__(self, prompt_length: int, penalty: float):
-        self.prompt_length, self.penalty = prompt_length, penalty
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        generated = input_ids[:, self.prompt_length:]
-        if generated.shape[1] == 0:
-            return scores
-        chosen = torch.gather(scores, 1, generated)
-        chosen = torch.where(chosen < 0, chosen * self.penalty, chosen / self.penalty)
-        return scores.scatter(1, generated, chosen)
+def penalised(scores: torch.Tensor, generated: list[int], penalty: float = GENERATED_REPETITION_PENALTY) -> torch.Tensor:
+    """`repetition_penalty` restricted to the generated tokens: `scores` (1, vocabulary)."""
+    if not generated:
+        return scores
+    index = torch.tensor([generated])
+    chosen = torch.gather(scores, 1, index)
+    chosen = torch.where(chosen < 0, chosen * penalty, chosen / penalty)
+    return scores.scatter(1, index, chosen)
 
 
-class StopOnLoopOrLength(StoppingCriteria):
-    """Stops when the last LOOP_TOKENS generated tokens already occurred earlier in the generated text, or
-    when `max_sentences` sentences are complete."""
-
-    def __init__(self, prompt_length: int, tokenizer, max_sentences: int = MAX_SENTENCES):
-        self.prompt_length, self.tokenizer, self.max_sentences = prompt_length, tokenizer, max_sentences
-
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        generated = input_ids[0, self.prompt_length:].tolist()
-        stop = False
-        if len(generated) >= 2 * LOOP_TOKENS:
-            tail = generated[-LOOP_TOKENS:]
-            earlier = generated[:-LOOP_TOKENS]
-            stop = any(earlier[i:i + LOOP_TOKENS] == tail for i in range(len(earlier) - LOOP_TOKENS + 1))
-        if not stop and generated and self.tokenizer.decode(generated[-1:]).strip()[-1:] in tuple(_SENTENCE_END):
-            text = self.tokenizer.decode(generated, skip_special_tokens=True)
-            stop = sum(text.count(c) for c in _SENTENCE_END) >= self.max_sentences
-        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+def finished(generated: list[int], tokenizer, max_sentences: int = MAX_SENTENCES) -> bool:
+    """Whether the last LOOP_TOKENS generated tokens already occurred earlier in the generated text, or
+    `max_sentences` sentences are complete."""
+    if len(generated) >= 2 * LOOP_TOKENS:
+        tail, earlier = generated[-LOOP_TOKENS:], generated[:-LOOP_TOKENS]
+        if any(earlier[i:i + LOOP_TOKENS] == tail for i in range(len(earlier) - LOOP_TOKENS + 1)):
+            return True
+    if generated and tokenizer.decode(generated[-1:]).strip()[-1:] in tuple(_SENTENCE_END):
+        text = tokenizer.decode(generated, skip_special_tokens=True)
+        return sum(text.count(c) for c in _SENTENCE_END) >= max_sentences
+    return False
 
 
-def stream(model, tokenizer, prompt_ids: dict, max_new_tokens: int,
-           context: contextlib.AbstractContextManager | None = None) -> Iterator[str]:
-    """Greedy generation in a worker thread; yields the text piece by piece as it is produced."""
-    length = prompt_ids["input_ids"].shape[1]
-    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-    kwargs = dict(**prompt_ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
-                  streamer=streamer,
-                  logits_processor=LogitsProcessorList([GeneratedTokensPenalty(length, GENERATED_REPETITION_PENALTY)]),
-                  stopping_criteria=StoppingCriteriaList([StopOnLoopOrLength(length, tokenizer)]))
-    error: list[BaseException] = []
+def greedy_tokens(model, tokenizer, prompt_ids: torch.Tensor, max_new_tokens: int) -> Iterator[int]:
+    """The tokens greedy decoding picks after `prompt_ids` (1, length), up to the end of the turn, a loop,
+    MAX_SENTENCES sentences or `max_new_tokens`. `model` is a PlainLlama or a PeftModelRunner."""
+    end = (model.eos_token_ids | {tokenizer.eos_token_id}) - {None}
+    generated: list[int] = []
+    with torch.inference_mode():
+        logits, cache = model.decode(prompt_ids, None)
+    while len(generated) < max_new_tokens:
+        token = int(penalised(logits.float(), generated).argmax(-1))
+        if token in end:
+            return
+        generated.append(token)
+        yield token
+        if finished(generated, tokenizer):
+            return
+        with torch.inference_mode():
+            logits, cache = model.decode(torch.tensor([[token]]), cache)
 
-    def run():
-        try:
-            with torch.inference_mode(), context or contextlib.nullcontext():
-                model.generate(**kwargs)
-        except BaseException as exc:  # re-raised in the caller's thread
-            error.append(exc)
-            streamer.end()
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    yield from streamer
-    thread.join()
-    if error:
-        raise error[0]
+def stream(model, tokenizer, prompt_ids: dict, max_new_tokens: int, adapters: list[str]) -> Iterator[str]:
+    """Greedy generation with `adapters` active; yields the text piece by piece as it is produced."""
+    generated, shown = [], ""
+    with model.use(adapters):
+        for token in greedy_tokens(model, tokenizer, prompt_ids["input_ids"], max_new_tokens):
+            generated.append(token)
+            text = tokenizer.decode(generated, skip_special_tokens=True)
+            if text.endswith(_PARTIAL_CHARACTER) or len(text) <= len(shown):
+                continue
+            yield text[len(shown):]
+            shown = text
 
 
 def sentences(pieces: Iterator[str]) -> Iterator[str]:

@@ -7,10 +7,11 @@ from ..rag_config import RagConfig, load_rag_config
 from ..settings import Paths
 from ..sft.validation import load_and_validate
 from ..training.adapters import ADAPTERS
-from ..training.base_model import load_model, load_tokenizer, prepare_base_model
+from ..training.base_model import prepare_base_model
 from ..training.settings import TrainingSettings
 from .adapters import load_adapters, resolve_adapter_dirs
 from .answering import AskError, Consilium
+from .chat_tokenizer import load_chat_tokenizer
 from .evidence import DocumentFrequencies, EvidenceScorer
 from .raft import EvidenceAugmenter
 from .routing import Router
@@ -58,10 +59,10 @@ def open_consilium(paths: Paths, *, settings: TrainingSettings | None = None, ad
             raise AskError(f"{exc}; or ask with --no-rag") from exc
         embedder = retriever.embedder
     base = prepare_base_model(settings.base_model, log=log)
-    tokenizer = load_tokenizer(base)
+    tokenizer = load_chat_tokenizer(base)
     dirs, labels, notes = resolve_adapter_dirs(adapter_source or config.consilium.adapter_source,
                                                paths.data_dir / "consilium" / "adapters", uri)
-    adapters = load_adapters(lambda: load_model(base), dirs, labels, notes)
+    adapters = load_adapters(base, dirs, labels, notes)
     if embedder is None:  # --no-rag: the router has only its lexicon, reading the examples would be wasted
         router = Router()
     else:
