@@ -124,3 +124,31 @@ def test_adapters_scored_on_one_base_each_score_as_they_do_alone(tmp_path, tiny_
     assert together[BASE] == pytest.approx(assistant_token_loss(load_model(tiny_base), tokenizer, heldout, 256))
     assert together["candidate"] == pytest.approx(alone["candidate"]) and together["champion"] == pytest.approx(alone["champion"])
     assert len({round(v, 4) for v in together.values()}) == 3, together
+
+
+def test_every_step_is_divided_by_an_average_steps_target_tokens(tmp_path, tiny_base, dataset):
+    """Batches hold examples of similar length: divided by its own count, a batch of short answers would give
+    each of its tokens more weight than a batch of long ones."""
+    import torch
+
+    from persona_pipeline.training.lora import PersonaTrainer, lora_config, training_config
+
+    settings = TrainingSettings(max_steps=1, batch_size=2, lora_dropout=0.0)
+    trainer = PersonaTrainer(model=load_model(tiny_base), processing_class=load_tokenizer(tiny_base),
+                             peft_config=lora_config(settings),
+                             train_dataset=dataset.data["train"].select_columns(["messages"]),
+                             args=training_config(settings, tmp_path, precision="fp32", eval_strategy="no",
+                                                  save_strategy="no", load_best_model_at_end=False))
+    rows = trainer.train_dataset["labels"]
+    average_step = 2 * sum(sum(label != -100 for label in row[1:]) for row in rows) / len(rows)
+    lengths = [sum(label != -100 for label in row[1:]) for row in rows]
+    short = sorted(range(len(rows)), key=lengths.__getitem__)[:2]  # the two shortest answers: far below average
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in short])
+    own = int((batch["labels"][:, 1:] != -100).sum())
+    assert own < 0.8 * average_step
+    with torch.no_grad():
+        trainer.model.eval()  # outside training the loss is the batch's own mean, as an evaluation reports it
+        mean = trainer.compute_loss(trainer.model, dict(batch), num_items_in_batch=own)
+        trainer.model.train()
+        step = trainer.compute_loss(trainer.model, dict(batch), num_items_in_batch=own)
+    assert math.isclose(float(step), float(mean) * own / average_step, rel_tol=1e-4)

@@ -22,12 +22,12 @@ MESSAGES = [{"role": "system", "content": "You are a running coach."},
 NEW_TOKENS = 24
 
 
-def _adapter(smollm2, folder: Path, seed: int, **lora) -> Path:
+def _adapter(smollm2, folder: Path, seed: int, targets=PROJECTIONS, **lora) -> Path:
     """A LoRA adapter with random non-zero updates (peft's own init makes B zero, a no-op), saved by peft."""
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(seed)
-    model = get_peft_model(load_model(smollm2), LoraConfig(target_modules=PROJECTIONS, init_lora_weights=False, **lora))
+    model = get_peft_model(load_model(smollm2), LoraConfig(target_modules=targets, init_lora_weights=False, **lora))
     with torch.no_grad():  # small updates: the model stays a language model, but measurably another one
         for name, parameter in model.named_parameters():
             if "lora_B" in name:
@@ -121,6 +121,8 @@ def test_a_marker_character_in_a_message_cannot_fake_an_assistant_span(smollm2):
 
 
 def test_an_adapter_the_plain_decoder_does_not_compute_goes_through_peft(smollm2, tmp_path, prompt):
+    embeddings = _adapter(smollm2, tmp_path / "embeddings", 4, targets=["q_proj", "embed_tokens"], r=4, lora_alpha=8)
+    assert isinstance(open_model(smollm2, {"core": embeddings}), PeftModelRunner)
     dora = _adapter(smollm2, tmp_path / "dora", 3, r=4, lora_alpha=8, use_dora=True)
     runner = open_model(smollm2, {"core": dora})
     assert isinstance(runner, PeftModelRunner)

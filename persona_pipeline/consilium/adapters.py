@@ -1,9 +1,10 @@
 """Loading the adapters from the MLflow registry (the champion alias by default) onto one base model.
 
 Combination: CoreSelf alone for general questions; for sports questions CoreSelf and SportMind are
-stacked, i.e. both low-rank updates are added to the base weights (peft `add_weighted_adapter` with
-`cat` and weights 1.0 keeps each update exactly as trained, where `linear` would average and halve
-them). Switching to SportMind alone would drop the worldview the seed asks to keep "always loaded".
+stacked, i.e. both low-rank updates are added to the base weights: the plain decoder adds them to the
+merged weights (plain_llama.py), and on the peft path `add_weighted_adapter` with `cat` and weights 1.0
+keeps each update exactly as trained, where `linear` would average and halve them. Switching to
+SportMind alone would drop the worldview the seed asks to keep "always loaded".
 """
 from __future__ import annotations
 
@@ -46,10 +47,14 @@ def load_adapters(base, dirs: dict[str, Path], labels: dict[str, str], notes: li
 def open_model(base, dirs: dict[str, Path]):
     """The plain-torch decoder with the adapters merged in where it computes the model and adapters
     exactly, transformers and peft otherwise."""
+    from .lora_deltas import UnhandledAdapter
     from .plain_llama import PlainLlama
 
     if PlainLlama.handles(Path(base.path), dirs):
-        return PlainLlama(Path(base.path), dirs)
+        try:
+            return PlainLlama(Path(base.path), dirs)
+        except UnhandledAdapter:  # found only in its weights file, e.g. LoRA on the token embeddings
+            pass
     from .peft_model import PeftModelRunner
 
     return PeftModelRunner.load(base, dirs)

@@ -20,6 +20,10 @@ UNHANDLED = ("use_dora", "rank_pattern", "alpha_pattern", "modules_to_save", "la
              "target_parameters", "trainable_token_indices", "alora_invocation_tokens", "fan_in_fan_out")
 
 
+class UnhandledAdapter(ValueError):
+    """An adapter that changes more than linear layers' weights: peft computes it instead."""
+
+
 def handles(folder: Path) -> bool:
     if not ((folder / CONFIG).exists() and (folder / WEIGHTS).exists()):
         return False
@@ -44,5 +48,5 @@ def weight_updates(folder: Path) -> dict[str, torch.Tensor]:
         up = tensors[f"{PREFIX}{module}.lora_B.weight"]
         updates[f"{module}.weight"] = scaling * (up.float() @ down.float())
     if len(updates) * 2 != len(tensors):
-        raise ValueError(f"{folder / WEIGHTS}: holds tensors other than LoRA's A and B matrices")
+        raise UnhandledAdapter(f"{folder / WEIGHTS}: holds tensors other than LoRA's A and B matrices")
     return updates

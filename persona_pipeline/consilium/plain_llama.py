@@ -28,7 +28,7 @@ class PlainLlama:
         for key, updates in self.updates.items():
             unknown = [n for n in updates if not (_ADAPTABLE.fullmatch(n) and n in self.base_weights)]
             if unknown:
-                raise ValueError(f"{adapter_dirs[key]}: adapts {unknown[0]}, which the plain decoder does not")
+                raise lora_deltas.UnhandledAdapter(f"{adapter_dirs[key]}: adapts {unknown[0]}, which the plain decoder does not")
         self.eos_token_ids = _eos_token_ids(folder)
         self._networks: dict[tuple[str, ...], LlamaDecoder] = {}
         self._active: tuple[str, ...] = ()
