@@ -2,11 +2,13 @@
 pools, so that little is spent on padding.
 
 Measured after 16 steps of 4 CoreSelf examples (bench/training_throughput.py and throwaway runs of the same
-setup, one CPU). Eval loss moves with the order of the examples more than with the way they are batched:
-random order ended at 1.805, 1.821 and 1.855 over three data orders; transformers' group_by_length (pools
-of 16 examples, sorted) at 1.870-1.892; pools of two batches at 1.839, 1.846 and 1.910. Pools of two
-batches took 93-102 s, group_by_length 99-106 s, random order 109-123 s. One pool of all 64 examples took
-75 s (1.869), but then the same examples share a batch in every epoch; small pools keep that random.
+setup, one CPU). Eval loss moves with the order of the examples about as much as with the way they are
+batched: random order ended at 1.805, 1.821 and 1.855 over three data orders; transformers' group_by_length
+(pools of 16 examples, sorted) at 1.870-1.892; pools of two batches at 1.839, 1.846 and 1.910, and at 1.863,
+1.827 and 1.829 once each step's loss is divided by an average step's target tokens and the learning rate
+decays linearly (lora.py). Pools of two batches took 93-102 s, group_by_length 99-106 s, random order
+109-123 s. One pool of all 64 examples took 75 s (1.869), but then the same examples share a batch in every
+epoch; small pools keep that random.
 """
 from __future__ import annotations
 

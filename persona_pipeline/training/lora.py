@@ -2,7 +2,8 @@
 
 Speed on a CPU (bench/training_throughput.py): the precision measured faster on this CPU (precision.py;
 bf16 autocast lost to fp32 in training on an AVX512-BF16 EPYC without AMX), activations kept rather than
-recomputed, and batches of similar length drawn from small random pools (batching.py). Padding-free batches
+recomputed, and batches of similar length drawn from small random pools (batching.py), each step's loss
+divided by an average step's target tokens (`PersonaTrainer`). Padding-free batches
 (examples concatenated into one row, position ids restarting per example) were slower: without a
 variable-length attention kernel, which CPUs lack, attention runs over the whole row.
 """
