@@ -83,10 +83,10 @@ def main() -> None:
         default_s, default_loss = run(plain(seeds[0]))
         fp32_s, fp32_loss = run(plain(seeds[0], bf16=False))
         ours_s, ours_loss = run(pipeline(seeds[0]))
-        faster_plain = (lambda seed: plain(seed)) if default_s <= fp32_s else (lambda seed: plain(seed, bf16=False))
-        plain_losses, our_losses = [min((default_s, default_loss), (fp32_s, fp32_loss))[1]], [ours_loss]
+        defaults_faster = default_s <= fp32_s
+        plain_losses, our_losses = [default_loss if defaults_faster else fp32_loss], [ours_loss]
         for seed in seeds[1:]:
-            plain_losses.append(run(faster_plain(seed))[1])
+            plain_losses.append(run(plain(seed) if defaults_faster else plain(seed, bf16=False))[1])
             our_losses.append(run(pipeline(seed))[1])
 
         print(machine())

@@ -12,7 +12,7 @@ import json
 from functools import cached_property
 from pathlib import Path
 
-from ..training.base_model import TEMPLATE
+from ..training.base_model import assistant_marking_template
 
 # marks around a {% generation %} block's output while rendering, removed afterwards: private-use
 # characters, taken out of the messages first so that no text can fake one
@@ -28,9 +28,8 @@ class ChatTokenizer:
         self.pad_token_id = tokenizer.token_to_id(self.pad_token) if self.pad_token else None
 
     @classmethod
-    def load(cls, folder: Path) -> ChatTokenizer | None:
-        """None when the folder has no `tokenizer.json`, or no chat template this project can train and
-        answer with: then transformers' tokenizer is used."""
+    def load(cls, folder: Path, model_id: str) -> ChatTokenizer | None:
+        """None when the folder has no `tokenizer.json`: then transformers' tokenizer is used."""
         if not (folder / "tokenizer.json").exists():
             return None
         from tokenizers import Tokenizer
@@ -41,11 +40,8 @@ class ChatTokenizer:
         template = config.get("chat_template")
         if template is None and (folder / "chat_template.jinja").exists():
             template = (folder / "chat_template.jinja").read_text()
-        if not isinstance(template, str) or "generation" not in template:
-            # the same fallback as training's tokenizer (`load_tokenizer`): ChatML with generation markers
-            if tokenizer.token_to_id("<|im_start|>") is None:
-                return None
-            template = TEMPLATE.read_text()
+        template = assistant_marking_template(template if isinstance(template, str) else None,
+                                              tokenizer.token_to_id("<|im_start|>") is not None, model_id)
         special = {key: _content(config[key]) for key in SPECIAL_KEYS if config.get(key)}
         return cls(tokenizer, template, special)
 
@@ -125,7 +121,7 @@ class ChatTokenizer:
 def load_chat_tokenizer(base):
     """The light tokenizer for a local model folder, transformers' for anything else."""
     folder = Path(base.path)
-    tokenizer = ChatTokenizer.load(folder) if folder.is_dir() else None
+    tokenizer = ChatTokenizer.load(folder, base.model_id) if folder.is_dir() else None
     if tokenizer is None:
         from ..training.base_model import load_tokenizer
 

@@ -23,6 +23,11 @@ _SENTENCE_END = ".!?…"
 _PARTIAL_CHARACTER = "\ufffd"
 
 
+def token_id_set(value: int | list[int] | None) -> set[int]:
+    """A config's `eos_token_id`, which is one id, a list of them or absent, as a set."""
+    return set(value) if isinstance(value, list) else set() if value is None else {value}
+
+
 def penalised(scores: torch.Tensor, generated: list[int], penalty: float = GENERATED_REPETITION_PENALTY) -> torch.Tensor:
     """`repetition_penalty` restricted to the generated tokens: `scores` (1, vocabulary)."""
     if not generated:

@@ -9,13 +9,13 @@ from pathlib import Path
 import torch
 
 from .adapters import COMBINED, STACKED
+from .generation import token_id_set
 
 
 class PeftModelRunner:
     def __init__(self, model, adapters: list[str]):
         self.model, self.adapters = model, adapters
-        eos = model.generation_config.eos_token_id
-        self.eos_token_ids = set(eos) if isinstance(eos, list) else {eos} if eos is not None else set()
+        self.eos_token_ids = token_id_set(model.generation_config.eos_token_id)
 
     @classmethod
     def load(cls, base, dirs: dict[str, Path]) -> PeftModelRunner:

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import torch
 
 from . import llama_decoder, lora_deltas
+from .generation import token_id_set
 from .llama_decoder import Cache, LlamaDecoder
 
 # the weights an update may change: the attention and feed-forward projections the decoder fuses
@@ -72,6 +73,5 @@ def _eos_token_ids(folder: Path) -> set[int]:
     ids = set()
     for name in ("generation_config.json", "config.json"):
         if (folder / name).exists():
-            value = json.loads((folder / name).read_text()).get("eos_token_id")
-            ids |= set(value) if isinstance(value, list) else {value} if value is not None else set()
+            ids |= token_id_set(json.loads((folder / name).read_text()).get("eos_token_id"))
     return ids
