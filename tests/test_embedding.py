@@ -75,6 +75,16 @@ def test_a_mean_pooling_bert_embeds_without_transformers_and_agrees_with_sentenc
     assert fresh.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_a_question_embeds_the_same_before_and_after_a_bf16_build_in_the_process():
+    """Routing and evidence embed many texts (bf16 where it is faster) before the question is retrieved;
+    the question's vector, so what it retrieves, must not depend on that history."""
+    embedder = Embedder(precision="bf16")
+    before = embedder.embed_query(TEXTS[0])
+    embedder.embed(TEXTS * 8)  # above FEW_TEXTS: builds and uses the bf16 copy
+    assert "encoder" in embedder.__dict__
+    assert np.array_equal(embedder.embed_query(TEXTS[0]), before)
+
+
 def test_auto_measures_once_per_cpu_where_bf16_is_native_and_never_where_it_is_not(tmp_path, monkeypatch):
     monkeypatch.setenv("PERSONA_MODEL_CACHE", str(tmp_path))
     monkeypatch.delenv(embedding_precision.ENV, raising=False)

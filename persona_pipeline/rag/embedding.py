@@ -19,8 +19,9 @@ from .embedding_precision import choose_precision, in_precision
 from .network_encoders import MeanPoolingEncoder, SentenceTransformerEncoder, pooling_config
 
 PACKAGED = "packaged"
-# at most this many texts (a question, the chunks of one added file) are embedded in fp32 if the precision
-# is not yet known, rather than paying to measure it
+# at most this many texts (a question, the chunks of one added file) are always embedded in fp32: that
+# skips measuring the precision, and a question's vector (so its retrieval) does not depend on whether the
+# process embedded many texts in bf16 before it
 FEW_TEXTS = 32
 
 
@@ -113,7 +114,7 @@ class Embedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        encoder = self.network if len(texts) <= FEW_TEXTS and "encoder" not in self.__dict__ else self.encoder
+        encoder = self.network if len(texts) <= FEW_TEXTS else self.encoder
         lengths = [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
         order = np.argsort([-n for n in lengths], kind="stable")
         for start in range(0, len(texts), self.batch_size):
