@@ -7,6 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+# oneDNN, which runs torch's bf16 matrix products on a CPU, can be held to an older instruction set with
+# ONEDNN_MAX_CPU_ISA; these caps leave it no bf16 instructions, so bf16 would be emulated as on an AVX2 CPU
+ONEDNN_ISA_CAP = "ONEDNN_MAX_CPU_ISA"
+ISAS_WITHOUT_BF16 = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI"})
 
 
 @lru_cache(maxsize=1)
@@ -24,9 +28,17 @@ def cpu_model() -> str:
     return _cpuinfo()[0]
 
 
+def isa_cap() -> str | None:
+    """The instruction set oneDNN is held to, when ONEDNN_MAX_CPU_ISA names one."""
+    cap = os.environ.get(ONEDNN_ISA_CAP, "").strip().upper()
+    return cap if cap and cap not in ("ALL", "DEFAULT") else None
+
+
 def native_bf16() -> bool:
-    """AVX512-BF16 or AMX: bf16 matrix products run in hardware. Elsewhere (AVX2) bf16 is emulated and
-    several times slower than fp32."""
+    """AVX512-BF16 or AMX, and oneDNN not held below them: bf16 matrix products run in hardware. Elsewhere
+    (AVX2) bf16 is emulated and several times slower than fp32."""
+    if isa_cap() in ISAS_WITHOUT_BF16:
+        return False
     return any(flag in _cpuinfo()[1] for flag in NATIVE_BF16_FLAGS)
 
 
@@ -34,4 +46,5 @@ def describe() -> str:
     """One line for benchmark output: model name, cores, and the flags the speed choices depend on."""
     flags = _cpuinfo()[1]
     shown = [f for f in ("avx2", "avx512f", "avx512_vnni", *NATIVE_BF16_FLAGS, "amx_tile") if f in flags]
-    return f"{cpu_model()}, {os.cpu_count()} cores, flags: {' '.join(shown) or 'none of avx2/avx512/amx'}"
+    held = f"; held to {isa_cap()} by {ONEDNN_ISA_CAP}" if isa_cap() else ""
+    return f"{cpu_model()}, {os.cpu_count()} cores, flags: {' '.join(shown) or 'none of avx2/avx512/amx'}{held}"
