@@ -180,7 +180,12 @@ def test_a_resolved_alias_is_reused_until_the_registry_changes(world, monkeypatc
     with monkeypatch.context() as patch:
         patch.setattr(RegistryCache, "client", asked)
         assert RegistryCache(world["uri"], folder).resolve(name, "champion") == (version, adapter_dir)
-    client = MlflowClient(world["uri"])
+        client = MlflowClient(world["uri"])
+        # tracking that leaves the registry alone (a training run logging as it goes) keeps the answer
+        run = client.create_run(client.get_run(client.get_model_version(name, version).run_id).info.experiment_id)
+        client.log_metric(run.info.run_id, "loss", 1.0)
+        client.set_terminated(run.info.run_id)
+        assert RegistryCache(world["uri"], folder).resolve(name, "champion") == (version, adapter_dir)
     current = client.get_model_version(name, version)
     moved = client.create_model_version(name, source=current.source, run_id=current.run_id)
     client.set_registered_model_alias(name, "champion", moved.version)

@@ -1,20 +1,30 @@
 """Registry alias or version -> version -> local adapter folder, remembered between `persona ask` runs.
 
 Asking the MLflow registry costs seconds (importing mlflow, opening the store) on every question. With
-the local SQLite store, any change to the registry (a new version, the alias moved, a model deleted)
-rewrites the database file, so its size and mtime are a safe stamp: while they are unchanged, the answer
-recorded last time still holds and mlflow is not imported. A remote tracking server has no such stamp
-and is asked every time; its downloaded folders are still reused.
+the local SQLite store, the registry's own rows (every version with its status, location and last update,
+every alias) are read with the standard library as a stamp: while they are unchanged, the answer the
+client gave last time still holds and mlflow is not imported. Runs, metrics and artifacts logged since
+(a training run in progress, an evaluation) leave the stamp as it was; the answer itself always comes
+from MLflow's client. A store whose tables cannot be read so (a remote tracking server, another schema)
+has no stamp and is asked every time; its downloaded folders are still reused.
 """
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from ..atomic import write_text
 
 MAPPING = "registry_cache.json"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+# what a version or alias change touches in MLflow's SQLite schema
+REGISTRY_ROWS = (
+    "SELECT version_num FROM alembic_version",
+    "SELECT name, version, status, storage_location, last_updated_time FROM model_versions ORDER BY name, version",
+    "SELECT name, alias, version FROM registered_model_aliases ORDER BY name, alias",
+)
 
 
 class RegistryCache:
@@ -61,19 +71,17 @@ class RegistryCache:
 
 
 def _store_stamp(uri: str) -> list | None:
-    """Size and mtime of the SQLite store and its write-ahead log; None for stores without one."""
+    """The SQLite store's registry rows, or None where they cannot be read."""
     if not uri.startswith("sqlite:///"):
         return None
     database = Path(uri.removeprefix("sqlite:///"))
-    stamp = []
-    for path in (database, database.with_name(database.name + "-wal")):
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            stamp.append(None)
-            continue
-        stamp.append([stat.st_size, stat.st_mtime_ns])
-    return stamp if stamp[0] is not None else None
+    if not database.is_file():
+        return None
+    try:
+        with closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as store:
+            return [[list(row) for row in store.execute(query)] for query in REGISTRY_ROWS]
+    except sqlite3.Error:
+        return None
 
 
 def _complete(folder: Path) -> bool:
