@@ -13,23 +13,32 @@ anything a setup does: one order cannot tell a 2% difference. `--seeds N` trains
 the pipeline with N seeds each (the seed sets both the order and the initialisation; trl's slower setup
 runs with the first seed only, for its speed) and compares the mean eval losses.
 
-Usage: .venv/bin/python bench/training_throughput.py [--steps 16] [--batch-size 4] [--seeds 1]
+--avx2 runs it all on the AVX2 path (corpus.AVX2_PATH): there trl's bf16 default is emulated, and the
+pipeline takes fp32 without measuring.
+
+Usage: .venv/bin/python bench/training_throughput.py [--steps 16] [--batch-size 4] [--seeds 1] [--avx2]
 """
 import argparse
+import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from corpus import machine
-from trl import SFTConfig, SFTTrainer
+from corpus import AVX2_PATH, machine
 
-from persona_pipeline.settings import PROJECT_DIR
-from persona_pipeline.sft.dataset import build_dataset
-from persona_pipeline.sft.validation import load_and_validate
-from persona_pipeline.training.base_model import load_model, load_tokenizer, prepare_base_model
-from persona_pipeline.training.lora import PersonaTrainer, choose_precision, lora_config, training_config
-from persona_pipeline.training.settings import TrainingSettings
+if "--avx2" in sys.argv:  # before torch is imported, which fixes its kernel level
+    os.environ.update(AVX2_PATH)
+
+from trl import SFTConfig, SFTTrainer  # noqa: E402
+
+from persona_pipeline.settings import PROJECT_DIR  # noqa: E402
+from persona_pipeline.sft.dataset import build_dataset  # noqa: E402
+from persona_pipeline.sft.validation import load_and_validate  # noqa: E402
+from persona_pipeline.training.base_model import load_model, load_tokenizer, prepare_base_model  # noqa: E402
+from persona_pipeline.training.lora import PersonaTrainer, choose_precision, lora_config, training_config  # noqa: E402
+from persona_pipeline.training.settings import TrainingSettings  # noqa: E402
 
 
 def real_tokens(dataset, tokenizer) -> int:
@@ -48,6 +57,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--avx2", action="store_true", help="hold oneDNN, torch and MKL to AVX2")
     args = parser.parse_args()
     settings = TrainingSettings(max_steps=args.steps, batch_size=args.batch_size, eval_steps=args.steps, logging_steps=args.steps)
     work = Path(tempfile.mkdtemp(prefix="persona-train-bench-"))
