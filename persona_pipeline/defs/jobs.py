@@ -6,7 +6,7 @@ import json
 import dagster as dg
 
 from ..ingest.discovery import content_digest, snapshot
-from .knowledge_assets import GROUP, INDEX_WRITER_TAG
+from .knowledge_assets import GROUP, INDEX_WRITER_POOL, INDEX_WRITER_TAG
 from .resources import PersonaPaths
 
 reindex_job = dg.define_asset_job(
@@ -31,6 +31,10 @@ def materials_sensor(context: dg.SensorEvaluationContext, persona_paths: Persona
     deleted = sorted(set(previous) - set(state))
     changed = sorted(p for p in set(state) & set(previous) if state[p][2] != previous[p][2])
     seq = int(cursor.get("seq", 0)) + 1
+    # the run queue learns a pool's limit only on the pass after it first meets the pool, so a run launched
+    # from the asset graph in that pass would start beside this one; known before this run is queued, it
+    # holds from the first pass (a no-op once the pool has its limit)
+    context.instance.event_log_storage.initialize_concurrency_limit_to_default(INDEX_WRITER_POOL)
     context.update_cursor(json.dumps({"seq": seq, "digest": digest, "files": state}))
     # the sequence number is part of the key so that returning to an earlier state (a file deleted,
     # then restored) still re-indexes, while a re-evaluated tick never starts the same run twice

@@ -15,9 +15,12 @@ from .resources import EmbedderResource, PersonaPaths
 
 GROUP = "knowledge"  # the CLI and the knowledge jobs select these assets by it
 INDEX_WRITER_TAG = {"persona/writes": "knowledge_index"}
+# every run that materializes any of these assets holds this pool; the instance allows one at a time
+# (dagster.yaml), so the sensor's run and one launched from the asset graph never write together
+INDEX_WRITER_POOL = "knowledge_writer"
 
 
-@dg.asset(kinds={"python"},
+@dg.asset(kinds={"python"}, pool=INDEX_WRITER_POOL,
           description="Every file in the materials folder parsed into a document, or reported with the reason it was skipped.")
 def knowledge_documents(context: dg.AssetExecutionContext, persona_paths: PersonaPaths) -> dg.MaterializeResult:
     paths, config = persona_paths.paths(), persona_paths.rag_config()
@@ -36,7 +39,7 @@ def knowledge_documents(context: dg.AssetExecutionContext, persona_paths: Person
     })
 
 
-@dg.asset(deps=[knowledge_documents], kinds={"python"},
+@dg.asset(deps=[knowledge_documents], kinds={"python"}, pool=INDEX_WRITER_POOL,
           description="Token-aware chunks that fit the embedder's window, with source, type, title and location.")
 def knowledge_chunks(persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
     config = persona_paths.rag_config()
@@ -55,7 +58,7 @@ def knowledge_chunks(persona_paths: PersonaPaths, embedder: EmbedderResource) ->
     })
 
 
-@dg.asset(deps=[knowledge_chunks], kinds={"python", "sqlite"},
+@dg.asset(deps=[knowledge_chunks], kinds={"python", "sqlite"}, pool=INDEX_WRITER_POOL,
           description="Embeddings of every chunk, cached by content hash: unchanged text is never embedded twice.")
 def chunk_embeddings(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
     config = persona_paths.rag_config()
@@ -70,7 +73,7 @@ def chunk_embeddings(context: dg.AssetExecutionContext, persona_paths: PersonaPa
     })
 
 
-@dg.asset(deps=[chunk_embeddings], kinds={"faiss"}, tags={"persona/stage": "index"},
+@dg.asset(deps=[chunk_embeddings], kinds={"faiss"}, tags={"persona/stage": "index"}, pool=INDEX_WRITER_POOL,
           description="Vectors (FAISS, or Qdrant by config) + BM25 + chunk store, written as a new immutable version and switched atomically.")
 def knowledge_index(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, embedder: EmbedderResource) -> dg.MaterializeResult:
     paths, config = persona_paths.paths(), persona_paths.rag_config()
