@@ -175,7 +175,8 @@ def test_killed_training_resumes_from_its_checkpoint_and_its_run_is_closed(world
 def test_writers_wait_for_each_other_and_readers_answer_mid_write(world):
     assert run_knowledge(world.materials, world.data).success
     resources = {"persona_paths": PersonaPaths.from_environment(str(world.materials), str(world.data))}
-    first_tick = materials_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
+    instance = dg.DagsterInstance.ephemeral()  # the daemon's, where the sensor sets the writer pool's limit
+    first_tick = materials_sensor.evaluate_tick(dg.build_sensor_context(resources=resources, instance=instance))
     added = note(world.materials, 0)
 
     # a writer frozen mid-write: it holds the writer lock, with half a version on disk
@@ -188,7 +189,8 @@ def test_writers_wait_for_each_other_and_readers_answer_mid_write(world):
 
     # the sensor's run request, run here as the daemon would launch it, and a CLI run: both wait behind the
     # frozen writer, which is let go once both are seen blocked on the lock
-    tick = materials_sensor.evaluate_tick(dg.build_sensor_context(cursor=first_tick.cursor, resources=resources))
+    tick = materials_sensor.evaluate_tick(dg.build_sensor_context(cursor=first_tick.cursor, resources=resources,
+                                                                  instance=instance))
     [request] = tick.run_requests
     assert request.tags["persona/added"] == "1"
     cli = persona(world.env, "index")
