@@ -15,7 +15,8 @@ token to the last (persona ask: every streamed token, also those of sentences it
 early after three sentences or a loop). Earlier versions divided the tokens shown by the whole answer
 time, routing and dropped sentences included, which is not generation speed.
 
---avx2 runs all of it on the AVX2 path (corpus.AVX2_PATH), for the AVX2 target on a CPU with bf16.
+--avx2 runs all of it on the AVX2 path (corpus.take_avx2_path_if_asked), for the AVX2 target on a CPU
+with bf16.
 
 Usage: .venv/bin/python bench/ask_cold_start.py [--tokens 48] [--avx2]
 """
@@ -29,7 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from corpus import AVX2_PATH, PROJECT, machine, persona
+from corpus import AVX2_FLAG, PROJECT, machine, persona, take_avx2_path_if_asked
+
+take_avx2_path_if_asked()
 
 PERSONA = r'''
 import time, json, sys
@@ -124,10 +127,10 @@ def ask_process(env: dict, *flags: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tokens", type=int, default=48)
-    parser.add_argument("--avx2", action="store_true", help="hold oneDNN, torch and MKL to AVX2")
+    parser.add_argument(AVX2_FLAG, action="store_true", help="hold oneDNN, torch and MKL to AVX2")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="persona-ask-bench-"))
-    env = {**os.environ, **(AVX2_PATH if args.avx2 else {}), "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}", "HF_HUB_OFFLINE": "1",
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_VERBOSITY": "error"}
     os.environ.update(env)
     try:

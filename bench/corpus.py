@@ -15,12 +15,20 @@ TEXT_FORMATS = {".md", ".txt", ".html", ".vtt", ".srt", ".csv", ".json"}
 UNIQUE_TAIL = {".md": "\n\nCopy {n} of this page.\n", ".txt": "\n\nCopy {n} of this page.\n",
                ".html": "\n<p>Copy {n} of this page.</p>\n", ".vtt": "\n\n00:59:00.000 --> 00:59:05.000\nCopy {n}.\n",
                ".srt": "\n\n999\n00:59:00,000 --> 00:59:05,000\nCopy {n}.\n"}
-# the AVX2 path on a newer CPU: oneDNN, torch's own kernels and MKL held to AVX2 (no bf16 instructions);
-# set before torch is imported. Same cores and caches, so a proxy for an AVX2 machine, not one
+# the AVX2 path on a newer CPU: oneDNN, torch's own kernels and MKL held to AVX2 (no bf16 instructions).
+# Same cores and caches, so a proxy for an AVX2 machine, not one
 AVX2_PATH = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+AVX2_FLAG = "--avx2"
 sys.path.insert(0, str(PROJECT))
 
 from persona_pipeline.cpu import describe  # noqa: E402
+
+
+def take_avx2_path_if_asked() -> None:
+    """With --avx2 on the command line, this process and those it starts take the AVX2 path. Called before
+    torch is imported, which fixes its kernel level then."""
+    if AVX2_FLAG in sys.argv:
+        os.environ.update(AVX2_PATH)
 
 
 def machine() -> str:

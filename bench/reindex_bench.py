@@ -38,8 +38,8 @@ def measure(label: str, materials: Path, work: Path) -> None:
     print(f"  full build                 {full:7.2f} s")
     print(f"  no-op re-run               {noop:7.2f} s  = {100 * noop / full:5.1f}% of the full build (goal <= 3%)")
     print(f"  one added file             {added:7.2f} s  = {100 * added / full:5.1f}% of the full build (goal <= 5%); {embedded}")
-    for label, seconds, (run, steps) in (("full build", full, full_split), ("one added file", added, added_split)):
-        print(f"    {label}: whole process {seconds:6.2f} s = Dagster run {run:6.2f} s (steps {steps:6.2f} s, "
+    for what, seconds, (run, steps) in (("full build", full, full_split), ("one added file", added, added_split)):
+        print(f"    {what}: whole process {seconds:6.2f} s = Dagster run {run:6.2f} s (steps {steps:6.2f} s, "
               f"{100 * steps / full_split[1]:5.1f}% of the full build's steps) + {seconds - run:5.2f} s outside the run")
     print(f"  forced no-op Dagster run   {forced:7.2f} s  = {100 * forced / full:5.1f}%; a run per file would pay it "
           f"{files} times: >= {files * forced:.0f} s for a first load ({files * forced / full:.1f}x the one-run build)")

@@ -13,23 +13,20 @@ anything a setup does: one order cannot tell a 2% difference. `--seeds N` trains
 the pipeline with N seeds each (the seed sets both the order and the initialisation; trl's slower setup
 runs with the first seed only, for its speed) and compares the mean eval losses.
 
---avx2 runs it all on the AVX2 path (corpus.AVX2_PATH): there trl's bf16 default is emulated, and the
+--avx2 runs it all on the AVX2 path (corpus.take_avx2_path_if_asked): there trl's bf16 default is emulated, and the
 pipeline takes fp32 without measuring.
 
 Usage: .venv/bin/python bench/training_throughput.py [--steps 16] [--batch-size 4] [--seeds 1] [--avx2]
 """
 import argparse
-import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from corpus import AVX2_PATH, machine
+from corpus import AVX2_FLAG, machine, take_avx2_path_if_asked
 
-if "--avx2" in sys.argv:  # before torch is imported, which fixes its kernel level
-    os.environ.update(AVX2_PATH)
+take_avx2_path_if_asked()
 
 from trl import SFTConfig, SFTTrainer  # noqa: E402
 
@@ -57,7 +54,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--avx2", action="store_true", help="hold oneDNN, torch and MKL to AVX2")
+    parser.add_argument(AVX2_FLAG, action="store_true", help="hold oneDNN, torch and MKL to AVX2")
     args = parser.parse_args()
     settings = TrainingSettings(max_steps=args.steps, batch_size=args.batch_size, eval_steps=args.steps, logging_steps=args.steps)
     work = Path(tempfile.mkdtemp(prefix="persona-train-bench-"))

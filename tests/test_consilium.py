@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -193,6 +194,18 @@ def test_a_resolved_alias_is_reused_until_the_registry_changes(world, monkeypatc
         assert RegistryCache(world["uri"], folder).resolve(name, "champion")[0] == str(moved.version)
     finally:
         client.set_registered_model_alias(name, "champion", version)
+
+
+def test_a_relative_sqlite_uri_is_stamped_like_the_absolute_one(world, monkeypatch):
+    """`sqlite:///mlruns/mlflow.db`, as the README's MLflow UI command writes it, is relative to the
+    working directory."""
+    from persona_pipeline.consilium.registry_cache import _store_stamp
+
+    database = Path(world["uri"].removeprefix("sqlite:///"))
+    monkeypatch.chdir(database.parent)
+    stamp = _store_stamp(f"sqlite:///{database.name}")
+    assert stamp is not None and stamp == _store_stamp(world["uri"])
+    assert _store_stamp("sqlite:///no_such_store.db") is None
 
 
 def test_cli_json_and_explain(world, monkeypatch, capsys):

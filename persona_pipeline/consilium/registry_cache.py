@@ -75,10 +75,8 @@ def _store_stamp(uri: str) -> list | None:
     if not uri.startswith("sqlite:///"):
         return None
     database = Path(uri.removeprefix("sqlite:///"))
-    if not database.is_file():
-        return None
-    try:
-        with closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as store:
+    try:  # read-only: a missing database is an error here, not a new empty file
+        with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as store:
             return [[list(row) for row in store.execute(query)] for query in REGISTRY_ROWS]
     except sqlite3.Error:
         return None
