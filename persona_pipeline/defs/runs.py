@@ -206,3 +206,18 @@ def _typed(cls, result: dg.ExecuteInProcessResult, asset: str, **keys: str):
 
 def _retrieval(result: dg.ExecuteInProcessResult) -> RetrievalScores | None:
     return _typed(RetrievalScores, result, "retrieval_eval", hybrid_recall_at_5="hybrid_recall@5")
+
+
+def open_foreign_retriever(data: Folder = None):
+    """The foreign evaluation set's materials indexed through the knowledge job (a no-op when unchanged)
+    into `data` (default data/foreign), and a retriever over that index, for the benchmarks."""
+    from ..consilium.foreign_set import MATERIALS_DIR
+    from ..rag.retrieval import open_retriever
+    from ..rag_config import load_rag_config
+    from ..settings import Paths
+
+    paths = Paths.resolve(MATERIALS_DIR, data or Paths.resolve().data_dir / "foreign")
+    run = run_knowledge(paths.materials_dir, paths.data_dir)
+    if not run.success:
+        raise RuntimeError(f"indexing {paths.materials_dir} failed (Dagster run {run.run_id})")
+    return open_retriever(paths.index_dir, load_rag_config(paths.config_path))
