@@ -20,23 +20,22 @@ figure of the grounded set (fact quoted 0.80/0.75 to 0.74/0.61 en/ru, unanswerab
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from persona_pipeline.consilium.evidence import (FEATURES, DocumentFrequencies,  # noqa: E402
-                                                  EvidenceScorer, choose_quotes, ruled_out)
-from persona_pipeline.consilium.grounded_set import GroundedQuestion, contains_fact, load_grounded_set  # noqa: E402
-from persona_pipeline.rag.embedding import Embedder  # noqa: E402
-from persona_pipeline.rag.index_store import load_index  # noqa: E402
-from persona_pipeline.rag.retrieval import Retriever  # noqa: E402
-from persona_pipeline.rag_config import load_rag_config  # noqa: E402
-from persona_pipeline.settings import PROJECT_DIR, Paths  # noqa: E402
+from persona_pipeline.consilium.evidence import (FEATURES, DocumentFrequencies, EvidenceScorer, choose_quotes,
+                                                  ruled_out)
+from persona_pipeline.consilium.foreign_set import load_split
+from persona_pipeline.consilium.grounded_set import GroundedQuestion, contains_fact, load_grounded_set
+from persona_pipeline.consilium.meaning import open_encoder
+from persona_pipeline.defs.runs import open_foreign_retriever
+from persona_pipeline.rag.embedding import Embedder
+from persona_pipeline.rag.index_store import load_index
+from persona_pipeline.rag.retrieval import Retriever
+from persona_pipeline.rag_config import load_rag_config
+from persona_pipeline.settings import PROJECT_DIR, Paths
 
 DEV_SETS = ("eval/dev_questions.yaml", "eval/dev_unanswerable.yaml")
 NEAR_MISSES = "eval/dev_near_misses.yaml"
@@ -50,13 +49,15 @@ def dev_questions() -> list[GroundedQuestion]:
     return [q for name in DEV_SETS for q in load_grounded_set(PROJECT_DIR / name)]
 
 
-def collect(scorer: EvidenceScorer, retriever: Retriever, questions: list[GroundedQuestion], k: int):
-    """Rows of (question index, FEATURES vector, label) and, per question, whether its fact was retrieved
-    and the share of its content the index never holds."""
+def collect(scorer: EvidenceScorer, retriever: Retriever, questions: list[GroundedQuestion], k: int, pool: int,
+            offset: int = 0):
+    """Rows of (question index, FEATURES vector, label) and, per question, whether its fact was retrieved,
+    the share of its content the index never holds and its best sentence's meaning cosine. The excerpts are
+    those `persona ask` reads: the `k` of the retrieved `pool` nearest the question in meaning."""
     rows, retrieved, unknown = [], [], []
-    for qi, question in enumerate(questions):
+    for qi, question in enumerate(questions, start=offset):
         unknown.append(scorer.unknown_share(question.question))
-        hits = retriever.search(question.question, k=k)
+        hits = scorer.rerank(question.question, retriever.search(question.question, k=max(k, pool)), k)
         excerpts = [(n, h.chunk.text, f"{h.chunk.title}\n{h.chunk.heading or ''}") for n, h in enumerate(hits, 1)]
         retrieved.append(question.answerable and any(contains_fact(h.chunk.text, question.answer) for h in hits))
         for _, sentence, signals in scorer.signals(question.question, excerpts):
@@ -105,6 +106,20 @@ def best_gates(rows, probabilities, questions, retrieved, unknown, threshold: fl
     return [float(g) for g in gates if worse[g] == max(worse.values())]
 
 
+def related_threshold(rows, questions: list[GroundedQuestion]) -> None:
+    """Prints, per cosine, the shares of answerable questions whose best sentence falls below it (they
+    would be told "not written") and of unanswerable ones that would still be shown the closest passages."""
+    best: dict[int, float] = {}
+    meaning = FEATURES.index("meaning")
+    for qi, features, _ in rows:
+        best[qi] = max(best.get(qi, -1.0), features[meaning])
+    print("meaning cosine | answerable told 'not written' | unanswerable shown 'closest'")
+    for cosine in np.round(np.arange(0.70, 0.90, 0.01), 2):
+        told = [best.get(qi, -1.0) < cosine for qi, q in enumerate(questions) if q.answerable]
+        shown = [best.get(qi, -1.0) >= cosine for qi, q in enumerate(questions) if not q.answerable]
+        print(f"  {cosine} | {np.mean(told):.3f} | {np.mean(shown):.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="data folder with a built index (default: data/)")
@@ -112,13 +127,22 @@ def main() -> None:
     args = parser.parse_args()
     paths = Paths.resolve(data=args.data)
     config = load_rag_config(paths.config_path)
-    k = args.k or config.consilium.top_k
+    k, pool = args.k or config.consilium.top_k, config.consilium.evidence_pool
     index = load_index(paths.index_dir)
     embedder = Embedder(index.manifest["embedding_model"])
-    scorer = EvidenceScorer(embedder, DocumentFrequencies.from_index(index))
-    questions = dev_questions()
+    meaning = open_encoder(config.consilium.meaning_model)
+    scorer = EvidenceScorer(embedder, DocumentFrequencies.from_index(index), meaning)
+    sample = dev_questions()
     retriever = Retriever.from_config(index, embedder, config.retrieval)
-    rows, retrieved, unknown = collect(scorer, retriever, questions, k)
+    rows, retrieved, unknown = collect(scorer, retriever, sample, k, pool)
+    # the foreign set's dev split on its own index, its near misses as unanswerable
+    foreign = load_split("dev")
+    foreign_retriever = open_foreign_retriever()
+    foreign_scorer = EvidenceScorer(foreign_retriever.embedder, DocumentFrequencies.from_index(foreign_retriever.index),
+                                    meaning)
+    more = collect(foreign_scorer, foreign_retriever, foreign, k, pool, offset=len(sample))
+    rows, retrieved, unknown = rows + more[0], retrieved + more[1], unknown + more[2]
+    questions = sample + foreign
     x = np.array([r[1] for r in rows])
     y = np.array([r[2] for r in rows])
     groups = np.array([r[0] for r in rows])
@@ -150,8 +174,9 @@ def main() -> None:
     threshold = best_threshold(rows, fitted, questions, retrieved, unknown, cv_gate)
     print(f"in-sample, threshold {threshold}, gate {cv_gate}: "
           f"{question_outcomes(rows, fitted, questions, retrieved, unknown, threshold, cv_gate)}")
+    related_threshold(rows, questions)
     near = load_grounded_set(PROJECT_DIR / NEAR_MISSES)
-    near_rows, near_retrieved, near_unknown = collect(scorer, retriever, near, k)
+    near_rows, near_retrieved, near_unknown = collect(scorer, retriever, near, k, pool)
     near_p = scored(model, np.array([r[1] for r in near_rows])) if near_rows else []
     print(f"near misses ({len(near)}, not fitted on), threshold {cv_threshold}, gate {cv_gate}: "
           f"{question_outcomes(near_rows, near_p, near, near_retrieved, near_unknown, cv_threshold, cv_gate)}")

@@ -225,6 +225,7 @@ def _ask(args) -> int:
         if answer.route:
             print(f"routing: {'sport' if answer.route.sport else 'general'} question ({answer.route.reason})", file=sys.stderr)
         print(f"adapters: {', '.join(answer.adapters) or 'none (base model)'}", file=sys.stderr)
+        print(f"outcome: {answer.outcome}", file=sys.stderr)
         if answer.evidence:
             best = answer.evidence.candidates[:1]
             print(f"evidence: {len(answer.evidence.quotes)} sentence(s) quoted" if answer.evidence.supported else

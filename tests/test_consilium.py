@@ -30,6 +30,9 @@ TAPER = "How long does the marathon taper last, and how much does the volume fal
 WINTER_BASE = "Сколько недель длится зимний базовый период?"
 NEVER_WRITTEN = "How many milligrams of caffeine do you recommend before a race?"
 NEVER_WRITTEN_RU = "Какую диету вы советуете перед ультрамарафоном на сто километров?"
+# nothing in the coach's texts is related to these
+UNRELATED = "What is the best recipe for an apple pie?"
+UNRELATED_RU = "Какой рецепт яблочного пирога самый лучший?"
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +59,8 @@ def world(tmp_path_factory):
 
 def test_the_answer_quotes_the_fact_from_the_page_it_cites_and_streams(world):
     pieces = []
-    answer = world["consilium"].ask(TAPER, on_token=pieces.append, max_new_tokens=40)
-    assert answer.text.startswith("From my notes:") and "17 days" in answer.text
+    answer = world["consilium"].ask(TAPER, on_token=pieces.append, max_new_tokens=40, readings=True)
+    assert answer.outcome == "direct" and answer.text.startswith("From my notes:") and "17 days" in answer.text
     quote = answer.evidence.quotes[0]
     assert "17 days" in quote.sentence and f"[{quote.number}]" in answer.text
     cited = answer.citations[quote.number - 1]
@@ -79,23 +82,28 @@ def test_a_russian_fact_is_answered_in_russian_from_the_russian_article(world):
     assert any("base_model_languages" in note for note in answer.notes)
 
 
-def test_a_question_the_coach_never_wrote_about_gets_an_abstention_in_its_language(world):
+def test_a_question_the_coach_never_wrote_about_gets_no_direct_answer_in_its_language(world):
     consilium = world["consilium"]
-    english, russian = consilium.ask(NEVER_WRITTEN), consilium.ask(NEVER_WRITTEN_RU)
-    assert english.abstained and english.text == "I have not written about this." and english.sources == []
-    assert russian.abstained and russian.text == "Я об этом не писал."
+    english, russian = consilium.ask(UNRELATED), consilium.ask(UNRELATED_RU)
+    assert english.outcome == "not_written" and english.text == "I have not written about this." and english.sources == []
+    assert russian.outcome == "not_written" and russian.text == "Я об этом не писал."
+    # on race nutrition he wrote, about caffeine he did not: the nearest passages, marked as not the answer
+    for question, lead in ((NEVER_WRITTEN, "I have not written exactly this."), (NEVER_WRITTEN_RU, "Именно об этом")):
+        answer = consilium.ask(question)
+        assert answer.outcome != "direct" and not answer.evidence.quotes
+        assert answer.outcome == "not_written" or (answer.text.startswith(lead) and answer.sources)
 
 
 def test_the_model_loads_only_when_something_is_to_be_generated(world):
     """An abstention, a question in a language the base cannot write, and the evidence alone never pay for
     the base model and adapters; an English answer loads them once, after its quote."""
     fresh = open_consilium(world["paths"], uri=world["uri"])
-    assert fresh.ask(NEVER_WRITTEN).abstained
+    assert fresh.ask(UNRELATED).abstained
     assert "двенадцать недель" in fresh.ask(WINTER_BASE).text
     assert "17 days" in fresh.ask(TAPER, generate=False).text
     assert "model" not in fresh.adapters.__dict__
     pieces = []
-    fresh.ask(TAPER, on_token=pieces.append, max_new_tokens=8)
+    fresh.ask(TAPER, on_token=pieces.append, max_new_tokens=8, readings=True)
     assert "model" in fresh.adapters.__dict__ and "17 days" in pieces[0]
 
 
@@ -130,8 +138,8 @@ def test_adapters_change_the_output(world):
     def everything_generated(answer) -> str:  # what the guard kept and what it dropped
         return answer.generated + "".join(d.text for d in answer.dropped)
 
-    with_adapters = everything_generated(consilium.ask(english, rag=False, max_new_tokens=24))
-    without = everything_generated(consilium.ask(english, adapters="none", rag=False, max_new_tokens=24))
+    with_adapters = everything_generated(consilium.ask(english, rag=False, max_new_tokens=24, readings=True))
+    without = everything_generated(consilium.ask(english, adapters="none", rag=False, max_new_tokens=24, readings=True))
     assert with_adapters and with_adapters != without
     reference = "Ошибка — это информация, а не приговор."
     assert consilium.reference_loss(question, reference, adapters="core", rag=False) != \
@@ -215,9 +223,11 @@ def test_cli_json_and_explain(world, monkeypatch, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["evidence"][0]["source"] == "articles/taper_before_marathon.pdf" and result["routing"]["sport"]
     assert 0 < result["evidence"][0]["score"] <= 1 and "coverage" in result["evidence"][0]["signals"]
-    assert set(result) >= {"answer", "generated", "dropped", "abstained", "adapters", "citations", "evidence"}
-    assert main(["ask", NEVER_WRITTEN, "--json", "--evidence-only", *args]) == 0
-    assert json.loads(capsys.readouterr().out)["abstained"] is True
+    assert set(result) >= {"answer", "generated", "dropped", "abstained", "outcome", "adapters", "citations", "evidence"}
+    assert result["outcome"] == "direct"
+    assert main(["ask", UNRELATED, "--json", "--evidence-only", *args]) == 0
+    unrelated = json.loads(capsys.readouterr().out)
+    assert unrelated["abstained"] is True and unrelated["outcome"] == "not_written"
     assert main(["ask", TAPER, "--explain", "--no-rag", *args]) == 0
     captured = capsys.readouterr()
     assert "Sources:" not in captured.out and "routing: sport question" in captured.err and "--no-rag" in captured.err

@@ -3,6 +3,7 @@ import torch
 
 from persona_pipeline.consilium import facets, language, measures
 from persona_pipeline.consilium.evidence import DocumentFrequencies, EvidenceScorer
+from persona_pipeline.consilium.meaning import open_encoder
 from persona_pipeline.consilium.faithfulness import unfaithful, unsupported_numbers
 from persona_pipeline.consilium.generation import finished, penalised, sentences
 from persona_pipeline.consilium.grounded_set import contains_fact, token_f1
@@ -20,7 +21,7 @@ EXCERPTS = [(1, TAPER, "Tapering Before the Marathon\n"), (2, WINTER, "Зимн�
 def scorer(embedder) -> EvidenceScorer:
     corpus = [TAPER, WINTER, SLEEP, "Threshold pace is 10 to 15 seconds per kilometre slower than 10 km race pace.",
               "Kefir with honey is the club's traditional recovery drink."]
-    return EvidenceScorer(embedder, DocumentFrequencies.from_texts(corpus))
+    return EvidenceScorer(embedder, DocumentFrequencies.from_texts(corpus), open_encoder())
 
 
 def test_the_sentence_that_holds_the_fact_is_quoted_first(embedder):
@@ -81,7 +82,7 @@ def test_a_figure_of_another_measure_does_not_answer_the_measure_asked(embedder)
             (2, "Orlov's plan has a weekly volume of 160 km.", "Plans\n")]
     texts = [text for _, text, _ in camp] + ["Rest 90 seconds between the reps, heart rate under 150 at the end.",
                                              "Orlov ran the maximum of his plan in metres of climb."]
-    camp_scorer = EvidenceScorer(embedder, DocumentFrequencies.from_texts(texts))
+    camp_scorer = EvidenceScorer(embedder, DocumentFrequencies.from_texts(texts), open_encoder())
     rest = camp_scorer.select("How many minutes of rest between the reps at the Kislovodsk camp?", camp)
     altitude = camp_scorer.select("At what altitude in metres is the Kislovodsk camp?", camp)
     pulse = camp_scorer.select("What maximum heart rate does Orlov reach?", camp)
@@ -111,7 +112,7 @@ def test_a_question_that_names_its_unit_wants_a_figure_in_it(embedder):
     sauna = [(1, "I allow the sauna before a race and one session a week.", "Recovery\n"),
              (2, "Kefir with honey is the club's traditional recovery drink.", "Recovery\n")]
     texts = [text for _, text, _ in sauna] + ["Ten minutes in the cold bath is enough."]
-    sauna_scorer = EvidenceScorer(embedder, DocumentFrequencies.from_texts(texts))
+    sauna_scorer = EvidenceScorer(embedder, DocumentFrequencies.from_texts(texts), open_encoder())
     selection = sauna_scorer.select("How many minutes in the sauna do you allow after a hard session?", sauna)
     assert selection.candidates[0].signals["answer_type"] == 0 and not selection.supported
     often = sauna_scorer.select("How often do you allow the sauna?", sauna)

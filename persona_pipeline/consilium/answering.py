@@ -1,10 +1,12 @@
 """Answering as the coach: evidence from his own texts first, then his reading of it in his voice.
 
 1. Route the question (which adapters) and retrieve the top excerpts.
-2. Quote the sentences that answer it, verbatim, with [n] (evidence.py); when none does, say so and stop.
-3. If the base model writes the question's language, the adapters continue the answer after the quotes:
-   what it means and one next step. Each generated sentence passes the faithfulness guard before the user
-   sees it; the ones it drops are listed in the JSON.
+2. Quote the sentences that answer it, verbatim, with [n] (evidence.py): the outcome is `direct`. When none
+   answers but related passages exist, show the nearest marked as such (`closest`); when nothing related
+   was written, say so (`not_written`) and stop.
+3. If the base model writes the question's language, the adapters continue a direct answer after the
+   quotes: what it means and one next step. Each generated sentence passes the faithfulness guard before
+   the user sees it; the ones it drops are listed in the JSON.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from ..rag_config import ConsiliumConfig
 from ..training.settings import TrainingSettings
 from . import language, prompting
 from .adapters import STACKED, LoadedAdapters
-from .evidence import Evidence, EvidenceScorer, EvidenceSelection
+from .reading_bar import ReadingVerdict
+from .evidence import CLOSEST, DIRECT, NOT_WRITTEN, Evidence, EvidenceScorer, EvidenceSelection
 from .faithfulness import DroppedSentence, unfaithful
 from .generation import sentences, stream
 from .routing import Route, Router
@@ -61,6 +64,7 @@ class Answer:
     dropped: list[DroppedSentence] = field(default_factory=list)
     abstained: bool = False
     notes: list[str] = field(default_factory=list)
+    outcome: str = NOT_WRITTEN     # direct, closest or not_written (evidence.py); direct without retrieval
 
     def cited_numbers(self) -> list[int]:
         return [c.number for c in self.citations if f"[{c.number}]" in self.text]
@@ -74,8 +78,8 @@ class Answer:
     def to_json(self) -> dict:
         evidence = self.evidence
         return {"question": self.question, "language": self.language, "answer": self.text,
-                "abstained": self.abstained,
-                "evidence": [_evidence_json(e, self.citations) for e in evidence.quotes] if evidence else [],
+                "abstained": self.abstained, "outcome": self.outcome,
+                "evidence": [_evidence_json(e, self.citations) for e in evidence.shown] if evidence else [],
                 "evidence_candidates": ([_evidence_json(e, self.citations) for e in evidence.candidates[:CANDIDATES_SHOWN]]
                                         if evidence else []),
                 "unknown_words": evidence.unknown_words if evidence else [],
@@ -93,9 +97,11 @@ def _evidence_json(evidence: Evidence, citations: list[Citation]) -> dict:
 
 class Consilium:
     def __init__(self, *, tokenizer, adapters: LoadedAdapters, retriever, router: Router, config: ConsiliumConfig,
-                 settings: TrainingSettings, scorer: EvidenceScorer | None):
+                 settings: TrainingSettings, scorer: EvidenceScorer | None, reading: ReadingVerdict | None = None):
+        """`reading`: the base model's measured reading bar (reading_bar.py); None when never measured."""
         self.tokenizer, self.adapters, self.retriever = tokenizer, adapters, retriever
         self.router, self.config, self.settings, self.scorer = router, config, settings, scorer
+        self.reading = reading
         self.template = config.template()
 
     def choose_adapters(self, question: str, requested: str) -> tuple[list[str], Route | None, list[str]]:
@@ -115,29 +121,39 @@ class Consilium:
 
     def ask(self, question: str, *, adapters: str = "auto", rag: bool = True, k: int | None = None,
             generate: bool = True, on_token: Callable[[str], None] | None = None,
-            max_new_tokens: int | None = None) -> Answer:
-        """`generate=False` gives the evidence alone (the quotes, or the abstention)."""
+            max_new_tokens: int | None = None, readings: bool | None = None) -> Answer:
+        """`generate=False` gives the evidence alone (the quotes, or the abstention). Generated text is shown
+        when the base model cleared the reading bar; `readings=True` generates regardless, to measure it."""
         self._check(question)
         emit = on_token or (lambda piece: None)
         lang = language.detect(question)
         used, route, notes = self.choose_adapters(question, adapters)
-        hits = self.retriever.search(question, k=k or self.config.top_k) if rag and self.retriever else []
+        hits = self._excerpts(question, k or self.config.top_k) if rag and self.retriever else []
         citations = [Citation(i, h.chunk.source, h.chunk.location_label(), h.chunk.kind, h.chunk.text)
                      for i, h in enumerate(hits, start=1)]
         answer = Answer(question, lang, "", [f"{k}: {self.adapters.available[k]}" for k in used], route, citations,
-                        notes=notes + ([] if rag else ["knowledge retrieval switched off (--no-rag)"]))
+                        notes=notes + ([] if rag else ["knowledge retrieval switched off (--no-rag)"]),
+                        outcome=NOT_WRITTEN if rag else DIRECT)
         opening = ""
         if rag:
             answer.evidence = self.scorer.select(question, [(c.number, c.text, _context(h)) for c, h in zip(citations, hits)])
-            if not answer.evidence.supported:
+            answer.outcome = answer.evidence.outcome
+            if answer.outcome == NOT_WRITTEN:
                 answer.abstained, answer.text = True, language.PHRASES[lang]["abstain"]
                 emit(answer.text)
                 return answer
-            for quote in answer.evidence.quotes:
+            for quote in answer.evidence.shown:
                 citations[quote.number - 1].quoted = True
-            opening = prompting.opening([(q.number, q.sentence) for q in answer.evidence.quotes], lang)
+            opening = prompting.opening([(q.number, q.sentence) for q in answer.evidence.shown], lang,
+                                        "evidence" if answer.outcome == DIRECT else "closest")
             emit(opening)
-        if generate and language.base_writes(self.settings, lang):
+            if answer.outcome == CLOSEST:  # nothing answers it, so there is no fact to read
+                answer.text = opening
+                return answer
+        allowed = readings if readings is not None else bool(self.reading and self.reading.passed)
+        if generate and language.base_writes(self.settings, lang) and not allowed:
+            answer.notes.append(self._no_reading_note())
+        elif generate and language.base_writes(self.settings, lang):
             answer.generated, answer.dropped = self._reading(question, citations, opening, used, emit,
                                                               max_new_tokens or self.config.max_new_tokens)
         elif generate:
@@ -153,12 +169,24 @@ class Consilium:
         from ..training.heldout import assistant_token_loss
 
         used, _, _ = self.choose_adapters(question, adapters)
-        hits = self.retriever.search(question, k=self.config.top_k) if rag and self.retriever else []
+        hits = self._excerpts(question, self.config.top_k) if rag and self.retriever else []
         citations = [Citation(i, h.chunk.source, h.chunk.location_label(), h.chunk.kind, h.chunk.text)
                      for i, h in enumerate(hits, start=1)]
         messages = self.messages(question, citations) + [{"role": "assistant", "content": reference}]
         with self.adapters.model.use(used):
             return assistant_token_loss(self.adapters.model, self.tokenizer, [messages], self.config.max_context_tokens)
+
+    def _no_reading_note(self) -> str:
+        model = self.settings.base_model
+        if self.reading is None:
+            return (f"only his own words are shown: the base model {model} has not been measured against the "
+                    "reading bar yet (`persona eval` measures it)")
+        return f"only his own words are shown: the base model {model} did not clear the reading bar: {self.reading.describe()}"
+
+    def _excerpts(self, question: str, k: int) -> list[Hit]:
+        """The retriever's pool, of which the `k` excerpts nearest the question in meaning are kept."""
+        pool = self.retriever.search(question, k=max(k, self.config.evidence_pool))
+        return self.scorer.rerank(question, pool, k)
 
     def _check(self, question: str) -> None:
         if not question or not question.strip():

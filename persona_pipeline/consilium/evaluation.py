@@ -33,7 +33,9 @@ def evaluate_consilium(consilium, embedder, golden: list[GoldenQuestion], heldou
 
         def ask(question: str):
             nonlocal done
-            answer = consilium.ask(question, adapters=adapters, rag=rag, generate=generate, max_new_tokens=max_new_tokens)
+            # every configuration generates, to measure it; whether a reading is shown is the reading bar's call
+            answer = consilium.ask(question, adapters=adapters, rag=rag, generate=generate, max_new_tokens=max_new_tokens,
+                                   readings=True)
             done += 1
             progress(done, total)
             return answer

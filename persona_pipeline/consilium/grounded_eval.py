@@ -30,7 +30,9 @@ def score_answer(question: GroundedQuestion, answer, fact_retrieved: bool) -> di
     excerpts = "\n".join(c.text for c in answer.citations)
     own_words = _QUOTED.sub(" ", answer.text)
     row = {"id": question.id, "language": question.language, "question": question.question,
-           "gold": question.answer or "", "answer": answer.text, "abstained": answer.abstained,
+           "gold": question.answer or "", "answer": answer.text, "outcome": answer.outcome,
+           # no direct answer: "not written", or the closest passages marked as not the answer
+           "abstained": answer.outcome != "direct",
            "fact_retrieved": fact_retrieved,
            "unsupported_number": bool(unsupported_numbers(answer.text, f"{question.question}\n{excerpts}")),
            "in_language": language.written_in(own_words, question.language)}

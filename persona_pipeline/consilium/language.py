@@ -18,8 +18,10 @@ MIN_SCRIPT_SHARE = 0.7
 
 PHRASES = {
     "en": {"evidence": "From my notes:", "abstain": "I have not written about this.",
+           "closest": "I have not written exactly this. Closest to it, I wrote:",
            "no_rag": "I cannot answer this without my notes.", "reading": "What it means:"},
     "ru": {"evidence": "Из моих записей:", "abstain": "Я об этом не писал.",
+           "closest": "Именно об этом я не писал. Ближе всего к этому:",
            "no_rag": "Без своих записей я на это не отвечу.", "reading": "Что это значит:"},
 }
 QUOTES = {"en": ("\u201c", "\u201d"), "ru": ("\u00ab", "\u00bb")}

@@ -13,6 +13,8 @@ from .adapters import load_adapters, resolve_adapter_dirs
 from .answering import AskError, Consilium
 from .chat_tokenizer import load_chat_tokenizer
 from .evidence import DocumentFrequencies, EvidenceScorer
+from . import reading_bar
+from .meaning import open_encoder
 from .raft import EvidenceAugmenter
 from .routing import Router
 
@@ -29,7 +31,8 @@ def open_evidence(paths: Paths, config: RagConfig) -> tuple[Retriever, EvidenceS
     from ..rag.retrieval import open_retriever
 
     retriever = open_retriever(paths.index_dir, config)
-    return retriever, EvidenceScorer(retriever.embedder, DocumentFrequencies.from_index(retriever.index))
+    return retriever, EvidenceScorer(retriever.embedder, DocumentFrequencies.from_index(retriever.index),
+                                     open_encoder(config.consilium.meaning_model))
 
 
 def retrieval_augmenter(paths: Paths, settings: TrainingSettings, tokenizer) -> EvidenceAugmenter:
@@ -69,7 +72,8 @@ def open_consilium(paths: Paths, *, settings: TrainingSettings | None = None, ad
         prompts = _training_prompts(paths)
         router = Router(embedder, prompts["sport"], prompts["core"])
     return Consilium(tokenizer=tokenizer, adapters=adapters, retriever=retriever, router=router, config=config.consilium,
-                     settings=settings, scorer=scorer)
+                     settings=settings, scorer=scorer,
+                     reading=reading_bar.load(paths.data_dir, base.model_id, base.revision))
 
 
 def _training_prompts(paths: Paths) -> dict[str, list[str]]:

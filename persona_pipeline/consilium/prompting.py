@@ -29,10 +29,11 @@ def conversation(system_prompt: str, template: str, tactics: str, question: str,
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
 
 
-def opening(quotes: list[tuple[int, str]], lang: str) -> str:
-    """The answer's first line: the coach's own sentences, verbatim, each with the [n] of its excerpt."""
+def opening(quotes: list[tuple[int, str]], lang: str, lead: str = "evidence") -> str:
+    """The answer's first line: the coach's own sentences, verbatim, each with the [n] of its excerpt, after
+    the lead that says whether they answer the question ("evidence") or are only the nearest ("closest")."""
     left, right = language.QUOTES[lang]
-    return language.PHRASES[lang]["evidence"] + " " + " ".join(f"{left}{sentence}{right} [{n}]" for n, sentence in quotes)
+    return language.PHRASES[lang][lead] + " " + " ".join(f"{left}{sentence}{right} [{n}]" for n, sentence in quotes)
 
 
 def reading_lead(lang: str) -> str:

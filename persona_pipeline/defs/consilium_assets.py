@@ -79,8 +79,8 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
 
 def _answers_table(rows: list[dict]) -> str:
     adapters_rag = [r for r in rows if r["configuration"] == "adapters_rag"]
-    return markdown_table(["id", "question", "gold", "answer", "fact", "abstained"],
-                          [[r["id"], r["question"], r["gold"], r["answer"][:300], r.get("fact_in_answer", ""), r["abstained"]]
+    return markdown_table(["id", "question", "gold", "answer", "fact", "outcome"],
+                          [[r["id"], r["question"], r["gold"], r["answer"][:300], r.get("fact_in_answer", ""), r["outcome"]]
                            for r in adapters_rag])
 
 
