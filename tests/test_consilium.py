@@ -14,7 +14,9 @@ from mlflow import MlflowClient
 
 from conftest import SAMPLES
 from persona_pipeline.cli import main
+from persona_pipeline.consilium import reading_bar
 from persona_pipeline.consilium.answering import AskError
+from persona_pipeline.consilium.meaning import open_encoder
 from persona_pipeline.consilium.faithfulness import unsupported_numbers
 from persona_pipeline.consilium.loading import open_consilium
 from persona_pipeline.defs.runs import run_evaluation, run_knowledge
@@ -267,5 +269,33 @@ def test_consilium_eval_asset_runs_the_ablations_and_tracks_them(world, tmp_path
         assert metrics[f"{name}.grounded.abstained_unanswerable"] == 1.0
     assert metrics["adapters_rag.grounded.in_language_ru"] == 1.0 and metrics["adapters_rag.grounded.in_language_en"] == 1.0
     assert metrics["base.grounded.fact_in_answer"] == 0.0
+    # the reading bar is measured for this base model and decides whether `ask` shows generated text
+    verdict = reading_bar.load(paths.data_dir, *_base_key())
+    assert verdict is not None and verdict.dialogues == 2 and metrics["reading_bar.share"] == verdict.share
+    assert not verdict.passed and metrics["reading_bar.passed"] == 0.0  # two dialogues are too few to clear it
+    fresh = open_consilium(paths, uri=world["uri"]).ask(TAPER, max_new_tokens=4)
+    assert not fresh.generated and any("did not clear the reading bar" in n for n in fresh.notes)
     assert {a.path for a in MlflowClient(world["uri"]).list_artifacts(run.info.run_id)} >= \
         {"answers.json", "grounded_answers.json", "consilium_eval.png"}
+
+
+def _base_key() -> tuple[str, str]:
+    base = prepare_base_model()
+    return base.model_id, base.revision
+
+
+def test_the_reading_bar_passes_answers_nearest_their_own_reference_and_fails_others(tmp_path):
+    questions = ["How do you treat a mistake?", "Как вы относитесь к конфликту в команде?", "What is your goal in a season?"]
+    references = ["A mistake is information, not a verdict: we look at it and train again tomorrow.",
+                  "Конфликт в команде я разбираю сразу, один на один, без зрителей.",
+                  "One goal for the season, written down, and every week checked against it."]
+    encoder = open_encoder()
+    own = reading_bar.measure(references, questions, references, encoder, "base", "r1")
+    shifted = reading_bar.measure(references[1:] + references[:1], questions, references, encoder, "base", "r1")
+    invented = reading_bar.measure([r + " Run 42 km." for r in references], questions, references, encoder, "base", "r1")
+    assert own.share == 1.0 and not own.passed  # three dialogues are too few
+    assert reading_bar.measure(references * 2, questions * 2, references * 2, encoder, "b", "r").share == 0.5
+    assert not shifted.passed and shifted.share == 0.0
+    assert not invented.passed and invented.invented_figures == 3
+    reading_bar.save(tmp_path, shifted)
+    assert reading_bar.load(tmp_path, "base", "r1") == shifted and reading_bar.load(tmp_path, "base", "r2") is None

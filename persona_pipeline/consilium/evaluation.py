@@ -12,6 +12,10 @@ from .grounded_eval import CONFIGURATIONS, score_answer, summarise
 from .grounded_set import GroundedQuestion, contains_fact
 
 
+# the reading bar (reading_bar.py) judges what the adapters write from their weights alone
+READING_CONFIGURATION = "adapters"
+
+
 @dataclass
 class HeldoutPrompt:
     question: str
@@ -23,7 +27,7 @@ def evaluate_consilium(consilium, embedder, golden: list[GoldenQuestion], heldou
                        grounded: list[GroundedQuestion], max_new_tokens: int, log=lambda message: None,
                        progress=lambda done, total: None, configurations: dict = CONFIGURATIONS) -> dict:
     """Metrics per configuration, the grounded set's summary per configuration, and the rows of both tables."""
-    rows, grounded_rows, metrics, summaries = [], [], {}, {}
+    rows, grounded_rows, metrics, summaries, readings = [], [], {}, {}, []
     retrieved = {q.id: q.answerable and any(contains_fact(h.chunk.text, q.answer)
                                             for h in consilium.retriever.search(q.question, k=consilium.config.top_k))
                  for q in grounded}
@@ -44,6 +48,8 @@ def evaluate_consilium(consilium, embedder, golden: list[GoldenQuestion], heldou
         for item in heldout:
             answer = ask(item.question)
             similarity.append(_cosine(embedder, answer.text, item.reference))
+            if name == READING_CONFIGURATION:
+                readings.append(answer.generated)
             if generate:
                 losses.append(consilium.reference_loss(item.question, item.reference, adapters=adapters, rag=rag))
             rows.append(_row(name, "held-out", item.question, answer, item.reference, similarity[-1]))
@@ -65,7 +71,7 @@ def evaluate_consilium(consilium, embedder, golden: list[GoldenQuestion], heldou
     routes += [(consilium.router.route(q.question).sport, True) for q in golden]
     routing_accuracy = float(np.mean([got == want for got, want in routes])) if routes else None
     return {"metrics": metrics, "grounded": summaries, "routing_accuracy": routing_accuracy, "rows": rows,
-            "grounded_rows": grounded_rows}
+            "grounded_rows": grounded_rows, "readings": readings}
 
 
 def _mean(values: list) -> float | None:

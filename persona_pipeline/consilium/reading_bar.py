@@ -21,6 +21,8 @@ from .faithfulness import unsupported_numbers
 
 # the share of held-out dialogues whose generated answer must be nearest the coach's own
 READING_BAR = 0.8
+# fewer dialogues than this say too little to clear the bar (two pass by chance half the time)
+MIN_DIALOGUES = 6
 VERDICT_FILE = Path("consilium") / "reading_bar.json"
 
 
@@ -38,12 +40,12 @@ class ReadingVerdict:
 
     @property
     def passed(self) -> bool:
-        return self.dialogues > 0 and self.share >= READING_BAR
+        return self.dialogues >= MIN_DIALOGUES and self.share >= READING_BAR
 
     def describe(self) -> str:
         return (f"{self.passed_dialogues} of {self.dialogues} held-out dialogues ({self.share:.2f}) answered closer "
                 f"to the coach's own answer than to the others, {self.invented_figures} with an invented figure; "
-                f"the bar is {READING_BAR:.2f}")
+                f"the bar is {READING_BAR:.2f} of at least {MIN_DIALOGUES}")
 
 
 def measure(generated: list[str], questions: list[str], references: list[str], encoder, base_model: str,

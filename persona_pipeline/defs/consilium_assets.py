@@ -27,7 +27,9 @@ class ConsiliumEvalConfig(dg.Config):
           description="base / base+RAG / adapters / adapters+RAG / evidence alone side by side on golden, held-out and grounded questions, tracked in MLflow.")
 def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfig, persona_paths: PersonaPaths,
                    mlflow_tracking: MlflowTracking, training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
+    from ..consilium import reading_bar
     from ..consilium.evaluation import HeldoutPrompt, evaluate_consilium
+    from ..training.base_model import prepare_base_model
     from ..consilium.grounded_eval import CONFIGURATIONS, METRICS as GROUNDED_METRICS
     from ..consilium.grounded_set import load_grounded_set, spread
     from ..consilium.loading import open_consilium
@@ -46,6 +48,13 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
     grounded = spread(load_grounded_set(PROJECT_DIR / config.grounded_set), config.grounded_questions)
     results = evaluate_consilium(consilium, consilium.retriever.embedder, golden, heldout, grounded, config.max_new_tokens,
                                  log=announce, progress=Progress(announce, "consilium answers", "answers").update)
+    verdict = None
+    if results["readings"]:
+        base = prepare_base_model(settings.base_model)
+        verdict = reading_bar.measure(results["readings"], [h.question for h in heldout], [h.reference for h in heldout],
+                                      consilium.scorer.meaning, base.model_id, base.revision)
+        reading_bar.save(paths.data_dir, verdict)
+        announce(f"reading bar: {'cleared' if verdict.passed else 'not cleared'}: {verdict.describe()}")
     tracking = RunLogger(mlflow_tracking.uri(), "persona-consilium")
     with tracking.new_run("consilium_eval", {"dagster.run_id": context.run.run_id,
                                              "adapters": "; ".join(consilium.adapters.available.values()) or "none"}) as run:
@@ -58,6 +67,9 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
         columns = dict.fromkeys(k for row in results["grounded_rows"] for k in row)
         run.log_table({k: [row.get(k) for row in results["grounded_rows"]] for k in columns}, "grounded_answers.json")
         run.log_metrics({"routing_accuracy": results["routing_accuracy"]})
+        if verdict:
+            run.log_metrics({"reading_bar.share": verdict.share, "reading_bar.passed": float(verdict.passed),
+                             "reading_bar.invented_figures": verdict.invented_figures})
         run.log_table({k: [row[k] for row in results["rows"]] for k in results["rows"][0]}, "answers.json")
         figure = _figure(results["metrics"], results["grounded"])
         run.log_figure(figure, "consilium_eval.png")
@@ -74,7 +86,9 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
         "mlflow_run_id": run.run_id,
         "mlflow_run": dg.MetadataValue.url(run_url(tracking.uri, tracking.experiment_id, run.run_id)),
         "adapters": "; ".join(consilium.adapters.available.values()) or "none",
-        "questions": len(golden) + len(heldout), "grounded_questions": len(grounded)})
+        "questions": len(golden) + len(heldout), "grounded_questions": len(grounded),
+        "reading_bar": verdict.describe() if verdict else "not measured (no held-out dialogues)",
+        "readings_shown": bool(verdict and verdict.passed)})
 
 
 def _answers_table(rows: list[dict]) -> str:
