@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from .excerpts import shorten
 from .rag_config import MODES
 from .settings import PROJECT_DIR, Paths
 from .training.adapters import ADAPTERS
@@ -17,6 +18,9 @@ from .training.adapters import ADAPTERS
 # progress; set before those libraries are imported, which read them once
 QUIET_LIBRARY_BARS = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
                       "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+# characters of an excerpt `persona search` prints, and of a sentence `--explain` prints
+SNIPPET_CHARS = 300
+EXPLAIN_CHARS = 80
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,9 +236,10 @@ def _ask(args) -> int:
                   f"evidence: none reaches the support threshold (best {best[0].score:.2f})" if best else
                   "evidence: no sentence to score", file=sys.stderr)
             for quote in answer.evidence.quotes:
-                print(f"  [{quote.number}] p={quote.score:.2f} {quote.sentence[:80]}", file=sys.stderr)
+                print(f"  [{quote.number}] p={quote.score:.2f} {shorten(quote.sentence, EXPLAIN_CHARS)}", file=sys.stderr)
         for dropped in answer.dropped:
-            print(f"dropped from the generated part: \"{dropped.text[:80]}\" ({dropped.reason})", file=sys.stderr)
+            print(f"dropped from the generated part: \"{shorten(dropped.text, EXPLAIN_CHARS)}\" ({dropped.reason})",
+                  file=sys.stderr)
     return 0
 
 
@@ -298,8 +303,7 @@ def _search(args) -> int:
     for hit in hits:
         chunk = hit.chunk
         print(f"[{hit.rank}] {chunk.source} ({chunk.kind}, {chunk.location_label()})  score {hit.score:.4f}")
-        snippet = " ".join(chunk.text.split())
-        print(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
+        print(f"    {shorten(chunk.text, SNIPPET_CHARS)}")
     return 0
 
 

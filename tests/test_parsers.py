@@ -130,3 +130,35 @@ def test_bom_utf8_and_crlf_markdown():
     data = codecs.BOM_UTF8 + "# Title\r\n\r\n## Part\r\nBody text here.\r\n".encode()
     doc = PARSERS["markdown"](data, "a.md")
     assert doc.title == "Title" and doc.blocks[0].heading == "Part" and doc.blocks[0].text == "Body text here."
+
+
+# the shape of a Jekyll post: front matter, markdown, an HTML table with empty cells and entities, an image
+JEKYLL_POST = """---
+layout: post
+title: "Велодневник: Оттава &ndash; Мирамичи"
+date: 2009-09-28 12:00
+---
+
+Первый день &mdash; выезд в 7 утра.
+
+<table>
+<tr><td><b>День</b></td><td>&nbsp;</td><td>Км</td></tr>
+<tr><td>1</td><td>&nbsp;</td><td>145&nbsp;км</td></tr>
+</table>
+
+<p><img src="/map.png" alt=""></p>
+
+<p>Средняя скорость &ndash; 24 км/ч.</p>
+"""
+
+
+@pytest.mark.parametrize("parser", ["markdown", "diary"])
+def test_markdown_with_front_matter_and_an_html_body_becomes_text(parser):
+    doc = PARSERS[parser](JEKYLL_POST.encode(), "logs/velodnevnik.md")
+    texts = [b.text for b in doc.blocks]
+    assert doc.title == "Велодневник: Оттава – Мирамичи"
+    assert texts[0] == "Первый день — выезд в 7 утра."
+    assert texts[1] == "День | Км\n1 | 145 км"          # one row per line, empty cells dropped
+    assert texts[2] == "Средняя скорость – 24 км/ч."    # the image-only paragraph is gone
+    assert not any(c in text for text in texts for c in "<>&") and "layout" not in " ".join(texts)
+    assert [b.line for b in doc.blocks] == [7, 9, 16]    # lines as in the file, front matter counted

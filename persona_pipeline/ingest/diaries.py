@@ -10,6 +10,7 @@ import datetime as dt
 import re
 
 from .dates import parse_day
+from . import markup
 from .decoding import decode_text
 from .document import Block, Document, MaterialError
 from .sessions import spoken_date
@@ -23,15 +24,18 @@ _TRAILING = ",.:;—–-()*"
 
 def parse_diary(data: bytes, path: str) -> Document:
     text, _ = decode_text(data)
+    fields, text = markup.split_front_matter(text)
     markdown = path.lower().endswith((".md", ".markdown"))
-    found_year = _YEAR_IN_NAME.search(path.rsplit("/", 1)[-1])
+    # the year of entries written without one: from the file name, else from a blog post's date
+    found_year = _YEAR_IN_NAME.search(path.rsplit("/", 1)[-1]) or _YEAR_IN_NAME.search(str(fields.get("date", "")))
     state = _Entries(int(found_year.group()) if found_year else None)
-    title = stem_title(path)
+    default_title = markup.front_matter_title(fields) or stem_title(path)
+    title = default_title
     for number, (body, line) in enumerate(paragraphs(text)):
         first, _, rest = body.partition("\n")
         heading = MD_HEADING.match(first) if markdown else None
         if heading:
-            if len(heading.group(1)) == 1 and title == stem_title(path) and not state.date_at(heading.group(2)):
+            if len(heading.group(1)) == 1 and title == default_title and not state.date_at(heading.group(2)):
                 title = heading.group(2)
             else:
                 state.open(heading.group(2), whole_line=True)

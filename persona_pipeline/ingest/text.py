@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+from . import markup
 from .decoding import decode_text
 from .document import Block, Document, MaterialError
 
@@ -29,7 +30,8 @@ def parse_text(data: bytes, path: str) -> Document:
 
 def parse_markdown(data: bytes, path: str) -> Document:
     text, _ = decode_text(data)
-    title, heading, blocks = stem_title(path), None, []
+    fields, text = markup.split_front_matter(text)
+    title, heading, blocks = markup.front_matter_title(fields) or stem_title(path), None, []
     for body, line in paragraphs(text):
         first, _, rest = body.partition("\n")
         match = MD_HEADING.match(first)
@@ -46,7 +48,8 @@ def parse_markdown(data: bytes, path: str) -> Document:
 
 
 def paragraphs(text: str) -> list[tuple[str, int]]:
-    """Split on blank lines; each paragraph keeps the 1-based line it starts on."""
+    """Split on blank lines; each paragraph keeps the 1-based line it starts on. HTML inside a paragraph
+    becomes text (markup.py); a paragraph that was only markup (an image, a script) is left out."""
     out, current, start = [], [], 1
     for number, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
         line = raw.strip()
@@ -60,6 +63,7 @@ def paragraphs(text: str) -> list[tuple[str, int]]:
         current.append(line)
     if current:
         out.append(("\n".join(current), start))
+    out = [(body, line) for body, line in ((markup.to_text(body), line) for body, line in out) if body.strip()]
     if not out:
         raise MaterialError("no text in file")
     return out
