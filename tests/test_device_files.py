@@ -70,3 +70,19 @@ def test_shipped_samples_are_what_the_generator_writes(tmp_path, name):
 
     write_samples(tmp_path)
     assert (tmp_path / name).read_bytes() == (PROJECT_DIR / "raw_materials/logs/devices" / name).read_bytes()
+
+
+def test_a_fit_file_whose_crc_fails_but_whose_records_decode_is_read_with_a_warning(tmp_path):
+    good = fit_bytes(dt.datetime(2026, 3, 12, 4, 5, tzinfo=UTC), interval_session())
+    bad_crc = bytearray(good)
+    bad_crc[-2:] = bytes([good[-2] ^ 0x5A, good[-1] ^ 0xA5])   # the file CRC wrong, every record whole
+    doc = PARSERS["fit"](bytes(bad_crc), "logs/devices/edge810.fit")
+    assert [b.text for b in doc.blocks] == [b.text for b in PARSERS["fit"](good, "logs/devices/edge810.fit").blocks]
+    assert doc.warnings == ["the FIT file's CRC check failed, but its records decoded and were read"]
+    devices = tmp_path / "logs" / "devices"
+    devices.mkdir(parents=True)
+    (devices / "edge810.fit").write_bytes(bytes(bad_crc))
+    (devices / "truncated.fit").write_bytes(good[:-40])
+    result = load_materials(tmp_path, load_rag_config(PROJECT_DIR / "RAG_config.yaml"))
+    assert [d.source.path for d in result.documents] == ["logs/devices/edge810.fit"]
+    assert [s.path for s in result.skipped] == ["logs/devices/truncated.fit"]

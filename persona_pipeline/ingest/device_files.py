@@ -24,11 +24,13 @@ def parse_fit(data: bytes, path: str) -> Document:
 
     if not decoder().is_fit():
         raise MaterialError("not a FIT file (no FIT header)")
-    if not decoder().check_integrity():
-        raise MaterialError("damaged FIT file: size or CRC check failed (truncated or corrupted)")
-    messages, errors = decoder().read()
+    # devices (an Edge 810 among them) write files whose CRC is wrong while every record is whole: those are
+    # read, with a warning; a file whose records do not decode is damaged
+    intact = decoder().check_integrity()
+    messages, errors = decoder().read(enable_crc_check=intact)
     if errors:
-        raise MaterialError(f"damaged FIT file: {errors[0]}")
+        raise MaterialError(f"damaged FIT file: {errors[0]}" if intact else
+                            f"damaged FIT file: size or CRC check failed and the records do not decode ({errors[0]})")
     sessions, laps = messages.get("session_mesgs", []), messages.get("lap_mesgs", [])
     # a watch records UTC and the offset of its own clock, in the activity message
     activity = (messages.get("activity_mesgs") or [{}])[0]
@@ -36,7 +38,10 @@ def parse_fit(data: bytes, path: str) -> Document:
     if isinstance(activity.get("local_timestamp"), int) and activity.get("timestamp"):
         local = _FIT_EPOCH + dt.timedelta(seconds=activity["local_timestamp"])
         offset = local - activity["timestamp"].replace(tzinfo=None)
-    return activity_document(path, "FIT", [_fit_session(s, laps, offset) for s in sessions if s.get("start_time")])
+    document = activity_document(path, "FIT", [_fit_session(s, laps, offset) for s in sessions if s.get("start_time")])
+    if not intact:
+        document.warnings.append("the FIT file's CRC check failed, but its records decoded and were read")
+    return document
 
 
 def _fit_session(session: dict, laps: list[dict], offset: dt.timedelta) -> Activity:
