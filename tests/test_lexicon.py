@@ -90,3 +90,13 @@ def test_a_filter_that_leaves_few_rows(tmp_path):
     kinds[0] = kinds[9] = "lecture"  # no sampled row is allowed: the floor falls to the smallest positive score
     index = lexicon(tmp_path, [corpus], kinds=kinds)
     assert [vid for vid, _ in index.top_k(tokenize("marathon taper"), 5, "lecture")] == [0, 9]
+
+
+def test_a_question_naming_a_day_ranks_that_days_session_above_the_weeks_summary(tmp_path):
+    texts = ["Week 2021-07-05 to 2021-07-11, 5–11 July 2021: 4 sessions, 42 km, 2021-07 block.",
+             "Training session 2021-07-07, 7 July 2021. Easy run 8 km, HR 140.",
+             "Training session 2021-07-09, 9 July 2021. Intervals 6 x 800 m."]
+    assert tokenize("What did I do on 07.07.2021?")[-1] == "2021-07-07"
+    index = lexicon(tmp_path, [texts])
+    for question in ("what did I do on 2021-07-07", "Что я делал 07.07.2021?"):
+        assert index.top_k(tokenize(question), 3, None)[0][0] == 1
