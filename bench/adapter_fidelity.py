@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from peft import PeftModel  # noqa: E402
+from peft import PeftModel
 
-from persona_pipeline import cpu  # noqa: E402
-from persona_pipeline.settings import PROJECT_DIR, Paths  # noqa: E402
-from persona_pipeline.training.adapters import ADAPTERS  # noqa: E402
-from persona_pipeline.training.base_model import load_model, load_tokenizer, prepare_base_model  # noqa: E402
-from persona_pipeline.training.heldout import assistant_token_loss  # noqa: E402
-from persona_pipeline.training.lora import train_lora  # noqa: E402
-from persona_pipeline.sft.adapter_data import build_sft_dataset, load_heldout  # noqa: E402
-from persona_pipeline.training.settings import TrainingSettings  # noqa: E402
+from persona_pipeline import cpu
+from persona_pipeline.settings import PROJECT_DIR, Paths
+from persona_pipeline.training.adapters import ADAPTERS
+from persona_pipeline.training.base_model import load_model, load_tokenizer, prepare_base_model
+from persona_pipeline.training.heldout import assistant_token_loss
+from persona_pipeline.training.lora import train_lora
+from persona_pipeline.sft.adapter_data import build_sft_dataset, load_heldout
+from persona_pipeline.training.settings import TrainingSettings
 
 
 def main() -> None:

@@ -36,11 +36,11 @@ take_avx2_path_if_asked()
 
 PERSONA = r'''
 import time, json, sys
-from persona_pipeline.consilium.loading import open_consilium
+from persona_pipeline.consilium.runtime.loading import open_consilium
 from persona_pipeline.settings import Paths
 consilium = open_consilium(Paths.resolve(sys.argv[1], sys.argv[2]))
 question = "How long does the marathon taper last?"
-import persona_pipeline.consilium.answering as answering
+import persona_pipeline.consilium.answer.answering as answering
 # a clock on the generator's stream: what the model writes, before the guard regroups it into sentences
 # (also the sentences it then drops); timed from the first streamed piece to the last, so routing, prompt
 # and prefill are not in it (plain's prefill is not either)

@@ -19,9 +19,8 @@ UNIQUE_TAIL = {".md": "\n\nCopy {n} of this page.\n", ".txt": "\n\nCopy {n} of t
 # Same cores and caches, so a proxy for an AVX2 machine, not one
 AVX2_PATH = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 AVX2_FLAG = "--avx2"
-sys.path.insert(0, str(PROJECT))
 
-from persona_pipeline.cpu import describe  # noqa: E402
+from persona_pipeline.cpu import describe
 
 
 def take_avx2_path_if_asked() -> None:

@@ -1,5 +1,5 @@
 """Fits the evidence scorer's logistic model and its support threshold on the development questions, and
-prints the constants for persona_pipeline/consilium/evidence.py with the development figures.
+prints the constants for persona_pipeline/consilium/answer/evidence.py with the development figures.
 
 Sentence level: a sentence of the top-k excerpts is positive when it holds the question's gold fact;
 every sentence retrieved for an unanswerable question is negative. Question level: the threshold on the
@@ -25,11 +25,11 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from persona_pipeline.consilium.evidence import (FEATURES, DocumentFrequencies, EvidenceScorer, choose_quotes,
+from persona_pipeline.consilium.answer.evidence import (FEATURES, DocumentFrequencies, EvidenceScorer, choose_quotes,
                                                   ruled_out)
-from persona_pipeline.consilium.foreign_set import load_split
-from persona_pipeline.consilium.grounded_set import GroundedQuestion, contains_fact, load_grounded_set
-from persona_pipeline.consilium.meaning import open_encoder
+from persona_pipeline.consilium.evaluation.foreign_set import load_split
+from persona_pipeline.consilium.evaluation.grounded_set import GroundedQuestion, contains_fact, load_grounded_set
+from persona_pipeline.consilium.runtime.meaning import open_encoder
 from persona_pipeline.defs.runs import open_foreign_retriever
 from persona_pipeline.rag.embedding import Embedder
 from persona_pipeline.rag.index_store import load_index
@@ -180,7 +180,7 @@ def main() -> None:
     near_p = scored(model, np.array([r[1] for r in near_rows])) if near_rows else []
     print(f"near misses ({len(near)}, not fitted on), threshold {cv_threshold}, gate {cv_gate}: "
           f"{question_outcomes(near_rows, near_p, near, near_retrieved, near_unknown, cv_threshold, cv_gate)}")
-    print("\n# paste into persona_pipeline/consilium/evidence.py")
+    print("\n# paste into persona_pipeline/consilium/answer/evidence.py")
     print("COEFFICIENTS = {" + ", ".join(f'"{f}": {c:.3f}' for f, c in zip(FEATURES, model.coef_[0])) + "}")
     print(f"INTERCEPT = {model.intercept_[0]:.3f}")
     # the threshold chosen on held-out probabilities: the in-sample one is tuned to a fit that has seen the

@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from persona_pipeline.consilium.foreign_set import MATERIALS_DIR, load_split
-from persona_pipeline.consilium.grounded_set import contains_fact
-from persona_pipeline.consilium.loading import open_consilium
+from persona_pipeline.consilium.evaluation.foreign_set import MATERIALS_DIR, load_split
+from persona_pipeline.consilium.evaluation.grounded_set import contains_fact
+from persona_pipeline.consilium.runtime.loading import open_consilium
 from persona_pipeline.defs.runs import open_foreign_retriever
 from persona_pipeline.settings import Paths
 

@@ -2,7 +2,7 @@
 base+RAG, adapters, adapters+RAG and the evidence alone, on the index in data/ and the champion adapters in
 the MLflow store (what `bash scripts/demo.sh` leaves behind).
 
-Prints, per configuration, the checks of consilium/grounded_eval.py over all questions (or --limit of
+Prints, per configuration, the checks of consilium/evaluation/grounded_eval.py over all questions (or --limit of
 them, spread over the set), with per-language columns, and the seconds it took.
 
     .venv/bin/python bench/grounded_answers.py [--set eval/grounded_questions.yaml] [--limit 0] [--configurations ...]
@@ -10,17 +10,14 @@ them, spread over the set), with per-language columns, and the seconds it took.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from persona_pipeline.consilium.evaluation import evaluate_consilium  # noqa: E402
-from persona_pipeline.consilium.grounded_eval import CONFIGURATIONS  # noqa: E402
-from persona_pipeline.consilium.grounded_set import load_grounded_set, spread  # noqa: E402
-from persona_pipeline.consilium.loading import open_consilium  # noqa: E402
-from persona_pipeline.settings import PROJECT_DIR, Paths  # noqa: E402
+from persona_pipeline.consilium.evaluation.ablations import evaluate_consilium
+from persona_pipeline.consilium.evaluation.grounded_eval import CONFIGURATIONS
+from persona_pipeline.consilium.evaluation.grounded_set import load_grounded_set, spread
+from persona_pipeline.consilium.runtime.loading import open_consilium
+from persona_pipeline.settings import PROJECT_DIR, Paths
 
 COLUMNS = ("fact_in_answer_when_retrieved_en", "fact_in_answer_when_retrieved_ru", "token_f1", "unsupported_number",
            "in_language_en", "in_language_ru", "citation_holds_fact_when_retrieved", "abstained_unanswerable",

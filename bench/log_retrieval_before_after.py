@@ -15,7 +15,6 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from index_build_bench import PROJECT, cpu_description, export_revision  # noqa: E402
 
 TABLES = (".csv", ".xlsx", ".json")

@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
-from persona_pipeline.consilium.foreign_set import load_split
-from persona_pipeline.consilium.grounded_set import contains_fact
-from persona_pipeline.consilium.meaning import ENCODERS, open_encoder
-from persona_pipeline.consilium.sentences import statements
+from persona_pipeline.consilium.evaluation.foreign_set import load_split
+from persona_pipeline.consilium.evaluation.grounded_set import contains_fact
+from persona_pipeline.consilium.runtime.meaning import ENCODERS, open_encoder
+from persona_pipeline.consilium.answer.sentences import statements
 from persona_pipeline.defs.runs import open_foreign_retriever
 
 RANKS = (1, 3, 5)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,17 +25,16 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from corpus import PROJECT, SAMPLES, chunk_texts, machine  # noqa: E402
+from corpus import PROJECT, SAMPLES, chunk_texts, machine
 
-from persona_pipeline.consilium.grounded_set import load_grounded_set  # noqa: E402
-from persona_pipeline.consilium.sentences import statements  # noqa: E402
-from persona_pipeline.rag.chunking import Chunk  # noqa: E402
-from persona_pipeline.rag.embedding import Embedder  # noqa: E402
-from persona_pipeline.rag.index_store import load_index, write_index  # noqa: E402
-from persona_pipeline.rag.retrieval import Retriever  # noqa: E402
-from persona_pipeline.rag.vector_store import make_store  # noqa: E402
-from persona_pipeline.rag_config import load_rag_config  # noqa: E402
+from persona_pipeline.consilium.evaluation.grounded_set import load_grounded_set
+from persona_pipeline.consilium.answer.sentences import statements
+from persona_pipeline.rag.chunking import Chunk
+from persona_pipeline.rag.embedding import Embedder
+from persona_pipeline.rag.index_store import load_index, write_index
+from persona_pipeline.rag.retrieval import Retriever
+from persona_pipeline.rag.vector_store import make_store
+from persona_pipeline.rag_config import load_rag_config
 
 SECOND_WEIGHT, NOISE = 0.5, 0.02  # the second passage's share of a chunk's vector; noise per dimension
 MIN_PASSAGE_CHARS = 40

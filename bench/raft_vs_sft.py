@@ -1,6 +1,6 @@
 """Retrieval-augmented fine-tuning against plain SFT, side by side in one run: the same CoreSelf examples,
 steps and learning rate, once as written and once with a retrieval-augmented variant of each training
-example (consilium/raft.py). Each adapter then answers the same English grounded questions through the
+example (consilium/answer/raft.py). Each adapter then answers the same English grounded questions through the
 consilium (the quotes are the same for both; only the generated reading differs).
 
 Prints per variant: training examples, held-out loss (plain prompts), and over the generated sentences of
@@ -15,27 +15,25 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from peft import PeftModel  # noqa: E402
+from peft import PeftModel
 
-from persona_pipeline.consilium.adapters import load_adapters  # noqa: E402
-from persona_pipeline.consilium.answering import Consilium  # noqa: E402
-from persona_pipeline.consilium.grounded_set import load_grounded_set  # noqa: E402
-from persona_pipeline.consilium.loading import open_evidence, retrieval_augmenter  # noqa: E402
-from persona_pipeline.consilium.routing import Router  # noqa: E402
-from persona_pipeline.rag_config import load_rag_config  # noqa: E402
-from persona_pipeline.settings import PROJECT_DIR, Paths  # noqa: E402
-from persona_pipeline.training.adapters import ADAPTERS  # noqa: E402
-from persona_pipeline.training.base_model import load_model, load_tokenizer, prepare_base_model  # noqa: E402
-from persona_pipeline.training.heldout import assistant_token_loss  # noqa: E402
-from persona_pipeline.training.lora import train_lora  # noqa: E402
-from persona_pipeline.sft.adapter_data import build_sft_dataset, load_heldout  # noqa: E402
-from persona_pipeline.training.settings import TrainingSettings  # noqa: E402
+from persona_pipeline.consilium.runtime.adapters import load_adapters
+from persona_pipeline.consilium.answer.answering import Consilium
+from persona_pipeline.consilium.evaluation.grounded_set import load_grounded_set
+from persona_pipeline.consilium.runtime.loading import open_evidence, retrieval_augmenter
+from persona_pipeline.consilium.answer.routing import Router
+from persona_pipeline.rag_config import load_rag_config
+from persona_pipeline.settings import PROJECT_DIR, Paths
+from persona_pipeline.training.adapters import ADAPTERS
+from persona_pipeline.training.base_model import load_model, load_tokenizer, prepare_base_model
+from persona_pipeline.training.heldout import assistant_token_loss
+from persona_pipeline.training.lora import train_lora
+from persona_pipeline.sft.adapter_data import build_sft_dataset, load_heldout
+from persona_pipeline.training.settings import TrainingSettings
 
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 

@@ -22,7 +22,6 @@ Usage: .venv/bin/python bench/vector_store_bench.py [--sizes 10000 100000] [--qu
 import argparse
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,13 +29,12 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cpu import describe_cpu  # noqa: E402
+from cpu import describe_cpu
 
-from persona_pipeline.rag.chunking import Chunk  # noqa: E402
-from persona_pipeline.rag.index_store import load_index, write_index  # noqa: E402
-from persona_pipeline.rag.vector_store import make_store  # noqa: E402
-from persona_pipeline.rag_config import IndexConfig, QdrantConfig  # noqa: E402
+from persona_pipeline.rag.chunking import Chunk
+from persona_pipeline.rag.index_store import load_index, write_index
+from persona_pipeline.rag.vector_store import make_store
+from persona_pipeline.rag_config import IndexConfig, QdrantConfig
 
 DIM = 384
 KINDS = ("article", "lecture", "training_log", "example")

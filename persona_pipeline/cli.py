@@ -201,8 +201,8 @@ def _train(args) -> int:
 
 
 def _ask(args) -> int:
-    from .consilium.answering import AskError
-    from .consilium.loading import open_consilium
+    from .consilium.answer.answering import AskError
+    from .consilium.runtime.loading import open_consilium
     from .training.tracking import TrackingUnreachable
 
     if not args.question.strip():

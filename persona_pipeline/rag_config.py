@@ -134,7 +134,7 @@ class ConsiliumConfig(Section):
     top_k: int = Field(3, gt=0)
     # excerpts retrieved before the meaning encoder keeps the top_k nearest the question
     evidence_pool: int = Field(10, gt=0)
-    # the multilingual encoder that judges evidence (consilium/meaning.py)
+    # the multilingual encoder that judges evidence (consilium/runtime/meaning.py)
     meaning_model: str = "e5-small"
     max_context_tokens: int = Field(1400, gt=0)   # of the base model's tokens, prompt included
     max_new_tokens: int = Field(120, gt=0)

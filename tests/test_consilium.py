@@ -14,11 +14,11 @@ from mlflow import MlflowClient
 
 from conftest import SAMPLES
 from persona_pipeline.cli import main
-from persona_pipeline.consilium import reading_bar
-from persona_pipeline.consilium.answering import AskError
-from persona_pipeline.consilium.meaning import open_encoder
-from persona_pipeline.consilium.faithfulness import unsupported_numbers
-from persona_pipeline.consilium.loading import open_consilium
+from persona_pipeline.consilium.answer import reading_bar
+from persona_pipeline.consilium.answer.answering import AskError
+from persona_pipeline.consilium.runtime.meaning import open_encoder
+from persona_pipeline.consilium.answer.faithfulness import unsupported_numbers
+from persona_pipeline.consilium.runtime.loading import open_consilium
 from persona_pipeline.defs.runs import run_evaluation, run_knowledge
 from persona_pipeline.settings import Paths
 from persona_pipeline.sft.adapter_data import build_sft_dataset
@@ -181,7 +181,7 @@ def test_the_registry_alias_is_honoured(world):
 
 
 def test_a_resolved_alias_is_reused_until_the_registry_changes(world, monkeypatch):
-    from persona_pipeline.consilium.registry_cache import RegistryCache
+    from persona_pipeline.consilium.runtime.registry_cache import RegistryCache
 
     folder, name = world["paths"].data_dir / "consilium" / "adapters", ADAPTERS["core"].registered_model
     first = RegistryCache(world["uri"], folder)
@@ -209,7 +209,7 @@ def test_a_resolved_alias_is_reused_until_the_registry_changes(world, monkeypatc
 def test_a_relative_sqlite_uri_is_stamped_like_the_absolute_one(world, monkeypatch):
     """`sqlite:///mlruns/mlflow.db`, as the README's MLflow UI command writes it, is relative to the
     working directory."""
-    from persona_pipeline.consilium.registry_cache import _store_stamp
+    from persona_pipeline.consilium.runtime.registry_cache import _store_stamp
 
     database = Path(world["uri"].removeprefix("sqlite:///"))
     monkeypatch.chdir(database.parent)

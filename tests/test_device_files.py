@@ -2,7 +2,6 @@
 damaged one is reported in one line like any bad file."""
 import datetime as dt
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -1,13 +1,13 @@
 """Evidence selection, the faithfulness guard, languages and generation controls, without the LLM."""
 import torch
 
-from persona_pipeline.consilium import facets, language, measures
-from persona_pipeline.consilium.evidence import DocumentFrequencies, EvidenceScorer
-from persona_pipeline.consilium.meaning import open_encoder
-from persona_pipeline.consilium.faithfulness import unfaithful, unsupported_numbers
-from persona_pipeline.consilium.generation import finished, penalised, sentences
-from persona_pipeline.consilium.grounded_set import contains_fact, token_f1
-from persona_pipeline.consilium.sentences import statements
+from persona_pipeline.consilium.answer import facets, language, measures
+from persona_pipeline.consilium.answer.evidence import DocumentFrequencies, EvidenceScorer
+from persona_pipeline.consilium.runtime.meaning import open_encoder
+from persona_pipeline.consilium.answer.faithfulness import unfaithful, unsupported_numbers
+from persona_pipeline.consilium.runtime.generation import finished, penalised, sentences
+from persona_pipeline.consilium.evaluation.grounded_set import contains_fact, token_f1
+from persona_pipeline.consilium.answer.sentences import statements
 from persona_pipeline.training.settings import TrainingSettings
 
 TAPER = ("Tapering before the marathon. The taper is where months of work turn into a result. My marathon taper "

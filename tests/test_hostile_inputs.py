@@ -94,7 +94,7 @@ def test_each_hostile_file_is_refused_with_its_reason_and_the_rest_is_indexed(co
 
 
 def test_an_article_that_gives_orders_stays_a_quoted_excerpt(corpus, smollm2, tmp_path):
-    from persona_pipeline.consilium.loading import open_consilium
+    from persona_pipeline.consilium.runtime.loading import open_consilium
     from persona_pipeline.rag_config import load_rag_config
     from persona_pipeline.settings import Paths
     from persona_pipeline.training.settings import TrainingSettings

@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from persona_pipeline.consilium.adapters import COMBINED, open_model
-from persona_pipeline.consilium.chat_tokenizer import ChatTokenizer
-from persona_pipeline.consilium.generation import greedy_tokens, penalised
-from persona_pipeline.consilium.peft_model import PeftModelRunner
-from persona_pipeline.consilium.plain_llama import PlainLlama
-from persona_pipeline.consilium.quoting import without_control_tokens
+from persona_pipeline.consilium.runtime.adapters import COMBINED, open_model
+from persona_pipeline.consilium.runtime.chat_tokenizer import ChatTokenizer
+from persona_pipeline.consilium.runtime.generation import greedy_tokens, penalised
+from persona_pipeline.consilium.runtime.peft_model import PeftModelRunner
+from persona_pipeline.consilium.runtime.plain_llama import PlainLlama
+from persona_pipeline.consilium.answer.quoting import without_control_tokens
 from persona_pipeline.training.base_model import load_model, load_tokenizer
 
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

@@ -6,7 +6,7 @@ import pytest
 from mlflow import MlflowClient
 
 from persona_pipeline.cli import main
-from persona_pipeline.consilium.adapters import resolve_adapter_dirs
+from persona_pipeline.consilium.runtime.adapters import resolve_adapter_dirs
 from persona_pipeline.training.tracking import TrackingUnreachable, champion
 
 

@@ -40,7 +40,7 @@ def build_adapter_definitions(spec: AdapterSpec) -> dg.Definitions:
               description=f"{spec.title} worldview examples as a chat SFT dataset: validated, de-duplicated, split, saved with a digest.")
     def sft_dataset(context: dg.AssetExecutionContext, persona_paths: PersonaPaths,
                     training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
-        from ..consilium.loading import retrieval_augmenter
+        from ..consilium.runtime.loading import retrieval_augmenter
         from ..rag.index_store import IndexNotFound
         from ..sft.dataset import EmptyDataset
         from ..training.base_model import load_tokenizer

@@ -27,12 +27,12 @@ class ConsiliumEvalConfig(dg.Config):
           description="base / base+RAG / adapters / adapters+RAG / evidence alone side by side on golden, held-out and grounded questions, tracked in MLflow.")
 def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfig, persona_paths: PersonaPaths,
                    mlflow_tracking: MlflowTracking, training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
-    from ..consilium import reading_bar
-    from ..consilium.evaluation import HeldoutPrompt, evaluate_consilium
+    from ..consilium.answer import reading_bar
+    from ..consilium.evaluation.ablations import HeldoutPrompt, evaluate_consilium
     from ..training.base_model import prepare_base_model
-    from ..consilium.grounded_eval import CONFIGURATIONS, METRICS as GROUNDED_METRICS
-    from ..consilium.grounded_set import load_grounded_set, spread
-    from ..consilium.loading import open_consilium
+    from ..consilium.evaluation.grounded_eval import CONFIGURATIONS, METRICS as GROUNDED_METRICS
+    from ..consilium.evaluation.grounded_set import load_grounded_set, spread
+    from ..consilium.runtime.loading import open_consilium
     from ..sft.adapter_data import load_heldout
 
     paths, rag, settings = persona_paths.paths(), persona_paths.rag_config(), training_settings.settings()

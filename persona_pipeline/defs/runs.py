@@ -211,7 +211,7 @@ def _retrieval(result: dg.ExecuteInProcessResult) -> RetrievalScores | None:
 def open_foreign_retriever(data: Folder = None):
     """The foreign evaluation set's materials indexed through the knowledge job (a no-op when unchanged)
     into `data` (default data/foreign), and a retriever over that index, for the benchmarks."""
-    from ..consilium.foreign_set import MATERIALS_DIR
+    from ..consilium.evaluation.foreign_set import MATERIALS_DIR
     from ..rag.retrieval import open_retriever
     from ..rag_config import load_rag_config
     from ..settings import Paths

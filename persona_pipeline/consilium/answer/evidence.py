@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..rag.lexical import tokenize
+from ...rag.lexical import tokenize
 from . import facets, measures
 from .language import detect
-from .meaning import MeaningEncoder
+from ..runtime.meaning import MeaningEncoder
 from .sentences import statements
 
 # words that say what kind of answer is wanted, or whom the question is addressed to, not what it is about

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..settings import PROJECT_DIR
+from ...settings import PROJECT_DIR
 from .grounded_set import GroundedQuestion, load_grounded_set
 
 FOREIGN_DIR = PROJECT_DIR / "eval" / "foreign"

@@ -12,7 +12,7 @@ import json
 from functools import cached_property
 from pathlib import Path
 
-from ..training.base_model import assistant_marking_template
+from ...training.base_model import assistant_marking_template
 
 # marks around a {% generation %} block's output while rendering, removed afterwards: private-use
 # characters, taken out of the messages first so that no text can fake one
@@ -123,7 +123,7 @@ def load_chat_tokenizer(base):
     folder = Path(base.path)
     tokenizer = ChatTokenizer.load(folder, base.model_id) if folder.is_dir() else None
     if tokenizer is None:
-        from ..training.base_model import load_tokenizer
+        from ...training.base_model import load_tokenizer
 
         return load_tokenizer(base)
     return tokenizer

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rag.evaluation import GoldenQuestion
+from ...rag.evaluation import GoldenQuestion
 from .grounded_eval import CONFIGURATIONS, score_answer, summarise
 from .grounded_set import GroundedQuestion, contains_fact
 

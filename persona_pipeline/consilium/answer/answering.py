@@ -13,18 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from ..rag_config import ConsiliumConfig
-from ..training.settings import TrainingSettings
+from ...rag_config import ConsiliumConfig
+from ...training.settings import TrainingSettings
 from . import language, prompting
-from .adapters import STACKED, LoadedAdapters
+from ..runtime.adapters import STACKED, LoadedAdapters
 from .reading_bar import ReadingVerdict
 from .evidence import CLOSEST, DIRECT, NOT_WRITTEN, Evidence, EvidenceScorer, EvidenceSelection
 from .faithfulness import DroppedSentence, unfaithful
-from .generation import sentences, stream
+from ..runtime.generation import sentences, stream
 from .routing import Route, Router
 
 if TYPE_CHECKING:  # only an annotation here; importing the retrieval modules would slow `persona ask --no-rag`
-    from ..rag.retrieval import Hit
+    from ...rag.retrieval import Hit
 
 ADAPTER_CHOICES = ("auto", ",".join(STACKED), "core", "none")
 # a question may use at most this share of the context, the rest is for excerpts and the answer
@@ -166,7 +166,7 @@ class Consilium:
 
     def reference_loss(self, question: str, reference: str, *, adapters: str, rag: bool) -> float:
         """Assistant-token loss of a reference answer under one configuration (the prompt `ask` builds)."""
-        from ..training.heldout import assistant_token_loss
+        from ...training.heldout import assistant_token_loss
 
         used, _, _ = self.choose_adapters(question, adapters)
         hits = self._excerpts(question, self.config.top_k) if rag and self.retriever else []

@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 
-from . import language
-from .faithfulness import unsupported_numbers
+from ..answer import language
+from ..answer.faithfulness import unsupported_numbers
 from .grounded_set import GroundedQuestion, contains_fact, token_f1
 
 # name -> (adapters, rag, generate); names are MLflow metric prefixes, so no "+"

@@ -19,7 +19,7 @@ class PeftModelRunner:
 
     @classmethod
     def load(cls, base, dirs: dict[str, Path]) -> PeftModelRunner:
-        from ..training.base_model import load_model
+        from ...training.base_model import load_model
 
         return cls(attach_adapters(load_model(base), dirs), list(dirs))
 

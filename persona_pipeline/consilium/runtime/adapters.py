@@ -13,8 +13,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
-from ..training.adapters import ADAPTERS
-from ..training.tracking import tracking_uri
+from ...training.adapters import ADAPTERS
+from ...training.tracking import tracking_uri
 from .registry_cache import RegistryCache
 
 # the adapters a sports question stacks, and the name of their stacked combination on the model

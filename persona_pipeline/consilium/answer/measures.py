@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Set
 
-from ..ingest.units import name_measure
+from ...ingest.units import name_measure
 
 # a row: at least this many "Field: value" pairs separated by semicolons
 MIN_FIELDS = 2

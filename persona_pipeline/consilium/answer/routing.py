@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rag.lexical import tokenize
+from ...rag.lexical import tokenize
 
 # stems as produced by rag.lexical.tokenize (Snowball Russian / English)
 SPORT_STEMS = frozenset(tokenize(

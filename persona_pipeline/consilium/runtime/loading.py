@@ -3,23 +3,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..rag_config import RagConfig, load_rag_config
-from ..settings import Paths
-from ..sft.validation import load_and_validate
-from ..training.adapters import ADAPTERS
-from ..training.base_model import prepare_base_model
-from ..training.settings import TrainingSettings
+from ...rag_config import RagConfig, load_rag_config
+from ...settings import Paths
+from ...sft.validation import load_and_validate
+from ...training.adapters import ADAPTERS
+from ...training.base_model import prepare_base_model
+from ...training.settings import TrainingSettings
 from .adapters import load_adapters, resolve_adapter_dirs
-from .answering import AskError, Consilium
+from ..answer.answering import AskError, Consilium
 from .chat_tokenizer import load_chat_tokenizer
-from .evidence import DocumentFrequencies, EvidenceScorer
-from . import reading_bar
+from ..answer.evidence import DocumentFrequencies, EvidenceScorer
+from ..answer import reading_bar
 from .meaning import open_encoder
-from .raft import EvidenceAugmenter
-from .routing import Router
+from ..answer.raft import EvidenceAugmenter
+from ..answer.routing import Router
 
 if TYPE_CHECKING:
-    from ..rag.retrieval import Retriever
+    from ...rag.retrieval import Retriever
 
 # The knowledge index's modules (index store, faiss, embedder) and the SFT datasets' (datasets, pandas,
 # pyarrow) are imported where they are used, not here: `persona ask --no-rag` needs neither, and importing
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 def open_evidence(paths: Paths, config: RagConfig) -> tuple[Retriever, EvidenceScorer]:
     """The knowledge index's retriever and the evidence scorer over it; IndexNotFound when there is none."""
-    from ..rag.retrieval import open_retriever
+    from ...rag.retrieval import open_retriever
 
     retriever = open_retriever(paths.index_dir, config)
     return retriever, EvidenceScorer(retriever.embedder, DocumentFrequencies.from_index(retriever.index),
@@ -37,7 +37,7 @@ def open_evidence(paths: Paths, config: RagConfig) -> tuple[Retriever, EvidenceS
 
 def retrieval_augmenter(paths: Paths, settings: TrainingSettings, tokenizer) -> EvidenceAugmenter:
     """Retrieval-augmented variants for the SFT datasets, in the prompt shape `persona ask` uses."""
-    from ..sft.adapter_data import conversation_counter
+    from ...sft.adapter_data import conversation_counter
 
     config = load_rag_config(paths.config_path)
     retriever, scorer = open_evidence(paths, config)
@@ -54,7 +54,7 @@ def open_consilium(paths: Paths, *, settings: TrainingSettings | None = None, ad
     settings = settings or TrainingSettings()
     retriever, embedder, scorer = None, None, None
     if rag:
-        from ..rag.index_store import IndexNotFound
+        from ...rag.index_store import IndexNotFound
 
         try:
             retriever, scorer = open_evidence(paths, config)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..training.settings import TrainingSettings
+from ...training.settings import TrainingSettings
 
 _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _LATIN = re.compile(r"[A-Za-z]")

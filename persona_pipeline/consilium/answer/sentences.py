@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from ..ingest.worldview import TURN_LABELS
+from ...ingest.worldview import TURN_LABELS
 
 # a sentence ends at . ! ? … followed by space and an upper-case letter, digit or quote; a line break always
 # ends one (log rows, list items, subtitle cues). "3.5 km" and "т.е. так" stay whole.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_text
+from ...atomic import write_text
 from .faithfulness import unsupported_numbers
 
 # the share of held-out dialogues whose generated answer must be nearest the coach's own

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..rag.lexical import tokenize
+from ...rag.lexical import tokenize
 from .language import SCRIPTS
 
 # digits with their separators: 17, 4:05, 3.5, 2026-04-06, 10×1

@@ -15,7 +15,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from ..atomic import write_text
+from ...atomic import write_text
 
 MAPPING = "registry_cache.json"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -45,7 +45,7 @@ class RegistryCache:
         entry = self.entries.get(f"{model}@{source}")
         if self.stamp is not None and entry and _complete(Path(entry["dir"])):
             return entry["version"], Path(entry["dir"])
-        from ..training.tracking import download_version, registry_lookup
+        from ...training.tracking import download_version, registry_lookup
 
         version = registry_lookup(lambda: self.client.get_model_version(model, source) if source.isdigit()
                                   else self.client.get_model_version_by_alias(model, source), self.uri)

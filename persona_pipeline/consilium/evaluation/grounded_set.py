@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .language import detect
+from ..answer.language import detect
 
 # "17 days" must be found in "17 days," and "Ёлка" in "елка"; dashes and multiplication signs are written
 # several ways in the coach's texts
