@@ -91,14 +91,14 @@ def persona(*args: str) -> list[str]:
 def chunk_texts(materials: Path, data: Path) -> list[str]:
     """The texts the project embeds for this folder (parsed and chunked; nothing embedded)."""
     from persona_pipeline.rag import build
-    from persona_pipeline.rag.embedding import Embedder
+    from persona_pipeline.rag.embedding import open_embedder
     from persona_pipeline.rag_config import load_rag_config
     from persona_pipeline.settings import Paths
 
     paths = Paths.resolve(materials, data)
     config = load_rag_config(paths.config_path)
     build.build_documents(paths, config)
-    chunks, _ = build.build_chunks(paths, config, Embedder(config.embedding.model))
+    chunks, _ = build.build_chunks(paths, config, open_embedder(config.embedding.model))
     return [c.embed_text for c in chunks]
 
 

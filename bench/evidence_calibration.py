@@ -31,7 +31,7 @@ from persona_pipeline.consilium.evaluation.foreign_set import load_split
 from persona_pipeline.consilium.evaluation.grounded_set import GroundedQuestion, contains_fact, load_grounded_set
 from persona_pipeline.consilium.runtime.meaning import open_encoder
 from persona_pipeline.defs.runs import open_foreign_retriever
-from persona_pipeline.rag.embedding import Embedder
+from persona_pipeline.rag.embedding import open_embedder
 from persona_pipeline.rag.index_store import load_index
 from persona_pipeline.rag.retrieval import Retriever
 from persona_pipeline.rag_config import load_rag_config
@@ -129,17 +129,16 @@ def main() -> None:
     config = load_rag_config(paths.config_path)
     k, pool = args.k or config.consilium.top_k, config.consilium.evidence_pool
     index = load_index(paths.index_dir)
-    embedder = Embedder(index.manifest["embedding_model"])
+    embedder = open_embedder(index.manifest["embedding_model"])
     meaning = open_encoder(config.consilium.meaning_model)
-    scorer = EvidenceScorer(embedder, DocumentFrequencies.from_index(index), meaning)
+    scorer = EvidenceScorer(DocumentFrequencies.from_index(index), meaning)
     sample = dev_questions()
     retriever = Retriever.from_config(index, embedder, config.retrieval)
     rows, retrieved, unknown = collect(scorer, retriever, sample, k, pool)
     # the foreign set's dev split on its own index, its near misses as unanswerable
     foreign = load_split("dev")
     foreign_retriever = open_foreign_retriever()
-    foreign_scorer = EvidenceScorer(foreign_retriever.embedder, DocumentFrequencies.from_index(foreign_retriever.index),
-                                    meaning)
+    foreign_scorer = EvidenceScorer(DocumentFrequencies.from_index(foreign_retriever.index), meaning)
     more = collect(foreign_scorer, foreign_retriever, foreign, k, pool, offset=len(sample))
     rows, retrieved, unknown = rows + more[0], retrieved + more[1], unknown + more[2]
     questions = sample + foreign

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from persona_pipeline.rag import build
-from persona_pipeline.rag.embedding import Embedder
+from persona_pipeline.rag.embedding import open_embedder
 from persona_pipeline.rag.evaluation import SINGLE_MODES, evaluate_retrieval, load_golden_set
 from persona_pipeline.rag.index_store import load_index, read_manifest
 from persona_pipeline.rag.retrieval import Retriever
@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="data folder; its index is built when missing (default: a temp folder)")
     args = parser.parse_args()
     config = load_rag_config(PROJECT_DIR / "RAG_config.yaml")
-    embedder = Embedder(config.embedding.model, config.embedding.batch_size)
+    embedder = open_embedder(config.embedding.model, config.embedding.batch_size)
     data = args.data or Path(tempfile.mkdtemp(prefix="persona-weights-"))
     paths = Paths.resolve(PROJECT_DIR / "raw_materials", data)
     if read_manifest(paths.index_dir) is None:

@@ -23,7 +23,7 @@ CHILD = """
 import json, sys
 from pathlib import Path
 from persona_pipeline.rag import build
-from persona_pipeline.rag.embedding import Embedder
+from persona_pipeline.rag.embedding import open_embedder
 from persona_pipeline.rag.evaluation import evaluate_retrieval, load_golden_set
 from persona_pipeline.rag.index_store import load_index
 from persona_pipeline.rag.retrieval import Retriever
@@ -38,7 +38,7 @@ except ImportError:  # a tree from before RAG_config.yaml was one typed model
     from persona_pipeline.knowledge_config import load_config
     config = load_config(tree / "RAG_config.yaml")
     model, batch_size, retrieval = config.embedding_model, config.embedding_batch_size, config
-embedder = Embedder(model, batch_size)
+embedder = open_embedder(model, batch_size)
 paths = Paths.resolve(materials, data)
 build.build_documents(paths, config)
 build.build_chunks(paths, config, embedder)

@@ -30,7 +30,7 @@ from corpus import PROJECT, SAMPLES, chunk_texts, machine
 from persona_pipeline.consilium.evaluation.grounded_set import load_grounded_set
 from persona_pipeline.consilium.answer.sentences import statements
 from persona_pipeline.rag.chunking import Chunk
-from persona_pipeline.rag.embedding import Embedder
+from persona_pipeline.rag.embedding import open_embedder
 from persona_pipeline.rag.index_store import load_index, write_index
 from persona_pipeline.rag.retrieval import Retriever
 from persona_pipeline.rag.vector_store import make_store
@@ -77,7 +77,7 @@ def timed(call, items) -> list[float]:
     return times
 
 
-def measure(size: int, texts: list[str], embeddings: np.ndarray, embedder: Embedder, questions: list[str],
+def measure(size: int, texts: list[str], embeddings: np.ndarray, embedder, questions: list[str],
             config, work: Path) -> dict:
     rng = np.random.default_rng(size)
     chunks, vectors = synthetic(size, texts, embeddings, rng)
@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=0, help="grounded-set questions to time (0 = all)")
     args = parser.parse_args()
     config = load_rag_config(PROJECT / "RAG_config.yaml")
-    embedder = Embedder(config.embedding.model)
+    embedder = open_embedder(config.embedding.model)
     work = Path(tempfile.mkdtemp(prefix="persona-query-bench-", dir=TMPFS if TMPFS.is_dir() else None))
     texts = passages(work)
     embeddings = embedder.embed(texts)

@@ -124,12 +124,11 @@ def test_a_dropped_file_is_reindexed_by_the_running_sensor(dagster_ui, page):
     page.goto(f"{dagster_ui.url}/assets/knowledge_index")
     expect(file_row(files_table(page), "articles/hill_repeats_in_snow.md")).to_contain_text("indexed")
 
-    from persona_pipeline.rag.embedding import Embedder
     from persona_pipeline.rag.retrieval import open_retriever
     from persona_pipeline.rag_config import load_rag_config
 
     config = load_rag_config(PROJECT / "RAG_config.yaml")
-    hits = open_retriever(dagster_ui.data / "index", config, Embedder()).search("hill repeats behind the zebra-striped barn", k=3)
+    hits = open_retriever(dagster_ui.data / "index", config).search("hill repeats behind the zebra-striped barn", k=3)
     assert hits[0].chunk.source == "articles/hill_repeats_in_snow.md"
 
 

@@ -5,7 +5,7 @@ from functools import lru_cache
 
 import dagster as dg
 
-from ..rag.embedding import Embedder
+from ..rag.embedding import Embedder, open_embedder
 from ..rag_config import RagConfig, load_rag_config
 from ..settings import Paths
 from ..training.settings import TrainingSettings
@@ -54,7 +54,7 @@ class EmbedderResource(dg.ConfigurableResource):
 @lru_cache(maxsize=2)
 def _cached_embedder(model: str, batch_size: int) -> Embedder:
     # one load per process: the in-process executor runs every asset of a run in the same process
-    return Embedder(model, batch_size)
+    return open_embedder(model, batch_size)
 
 
 class TrainingSettingsResource(TrainingSettings, dg.ConfigurableResource):

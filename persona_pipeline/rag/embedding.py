@@ -19,6 +19,7 @@ from .embedding_precision import choose_precision, in_precision
 from .network_encoders import MeanPoolingEncoder, SentenceTransformerEncoder, pooling_config
 
 PACKAGED = "packaged"
+E5_NAME = "e5-small"
 # at most this many texts (a question, the chunks of one added file) are always embedded in fp32: that
 # skips measuring the precision, and a question's vector (so its retrieval) does not depend on whether the
 # process embedded many texts in bf16 before it
@@ -33,6 +34,15 @@ def resolve_model(name: str) -> str:
 
         return str(get_model_path())
     return name
+
+
+def open_embedder(model: str = PACKAGED, batch_size: int = 32):
+    """The embedder a config names: `e5-small` (e5_embedder.py), else a sentence-transformers model."""
+    if model == E5_NAME:
+        from .e5_embedder import E5Embedder
+
+        return E5Embedder(batch_size)
+    return Embedder(model, batch_size)
 
 
 class Embedder:

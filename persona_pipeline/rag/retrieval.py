@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..rag_config import MODES, RANKINGS, RagConfig, RetrievalConfig, equal_weights
 from .chunking import Chunk
-from .embedding import Embedder
+from .embedding import Embedder, open_embedder
 from .index_store import KnowledgeIndex, load_index
 from .lexical import tokenize
 
@@ -97,5 +97,5 @@ def open_retriever(index_dir: Path, config: RagConfig, embedder: Embedder | None
     """The current index version, searchable as the config says; with the embedding model the index was
     built with unless `embedder` is given. IndexNotFound when there is no index yet."""
     index = load_index(index_dir)
-    embedder = embedder or Embedder(index.manifest["embedding_model"], config.embedding.batch_size)
+    embedder = embedder or open_embedder(index.manifest["embedding_model"], config.embedding.batch_size)
     return Retriever.from_config(index, embedder, config.retrieval)

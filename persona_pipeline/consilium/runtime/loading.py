@@ -31,7 +31,7 @@ def open_evidence(paths: Paths, config: RagConfig) -> tuple[Retriever, EvidenceS
     from ...rag.retrieval import open_retriever
 
     retriever = open_retriever(paths.index_dir, config)
-    return retriever, EvidenceScorer(retriever.embedder, DocumentFrequencies.from_index(retriever.index),
+    return retriever, EvidenceScorer(DocumentFrequencies.from_index(retriever.index),
                                      open_encoder(config.consilium.meaning_model))
 
 
