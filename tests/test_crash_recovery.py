@@ -185,7 +185,9 @@ def test_writers_wait_for_each_other_and_readers_answer_mid_write(world):
     readers = [persona(world.env, "search", "Sokolov 3 x 3 km session", "--json", "-k", "2") for _ in range(2)]
     for reader in readers:
         answer = finish(reader)
-        assert answer.code == 0 and json.loads(answer.out)[0]["source"] == "articles/threshold_training.md", answer.err
+        # the old version, whole: the article that names the session is among the two hits
+        assert answer.code == 0 and "articles/threshold_training.md" in [h["source"] for h in json.loads(answer.out)], \
+            answer.err
 
     # the sensor's run request, run here as the daemon would launch it, and a CLI run: both wait behind the
     # frozen writer, which is let go once both are seen blocked on the lock

@@ -1,13 +1,17 @@
-"""The knowledge assets materialized in-process with the real MiniLM model on a copy of the samples."""
+"""The knowledge assets materialized in-process with the real default embedder (e5-small) on a copy of the samples."""
 import json
 import os
 import shutil
 
 from conftest import SAMPLES
 from persona_pipeline.defs.runs import run_knowledge
-from persona_pipeline.rag.embedding import Embedder
+from persona_pipeline.rag.embedding import open_embedder
 from persona_pipeline.rag.index_store import load_index, read_manifest
-from persona_pipeline.rag.retrieval import Retriever
+from persona_pipeline.rag.retrieval import Retriever, open_retriever
+from persona_pipeline.rag_config import load_rag_config
+from persona_pipeline.settings import PROJECT_DIR
+
+SHIPPED_CONFIG = PROJECT_DIR / "RAG_config.yaml"
 
 NEW_LECTURE = """WEBVTT
 
@@ -53,19 +57,19 @@ def test_rerun_is_idempotent_and_touch_does_not_reembed(materials, data_dir):
     assert len({c.chunk_id for c in index.chunks.values()}) == index.vectors.count()
 
 
-def test_adding_one_file_embeds_only_its_chunks_and_makes_it_searchable(materials, data_dir, embedder):
+def test_adding_one_file_embeds_only_its_chunks_and_makes_it_searchable(materials, data_dir):
     before = run_knowledge(materials, data_dir).index.chunks
     (materials / "lectures" / "lecture_03_hills.vtt").write_text(NEW_LECTURE)
     result = run_knowledge(materials, data_dir)
     new_chunks = result.index.chunks - before
     assert new_chunks >= 1
     assert result.embedded.newly_embedded == new_chunks
-    hits = Retriever(load_index(data_dir / "index"), embedder).search("Zhiguli hill fartlek", k=1)
+    hits = open_retriever(data_dir / "index", load_rag_config(SHIPPED_CONFIG)).search("Zhiguli hill fartlek", k=1)
     assert hits[0].chunk.source == "lectures/lecture_03_hills.vtt"
     assert hits[0].chunk.location["start"] == "00:00:01"
 
 
-def test_deleting_and_editing_files_leaves_no_stale_chunks(materials, data_dir, embedder):
+def test_deleting_and_editing_files_leaves_no_stale_chunks(materials, data_dir):
     run_knowledge(materials, data_dir)
     (materials / "articles/recovery_and_sleep.html").unlink()
     edited = materials / "articles/threshold_training.md"
@@ -77,7 +81,7 @@ def test_deleting_and_editing_files_leaves_no_stale_chunks(materials, data_dir, 
     texts = " ".join(c.text for c in index.chunks.values() if c.source.endswith("threshold_training.md"))
     assert "3:41 per kilometre" in texts and "3:38 per kilometre" not in texts
     assert result.embedded.newly_embedded == 1
-    assert Retriever(index, embedder).search("kefir recovery drink sleep 8.5 hours", k=3)[0].chunk.source != "articles/recovery_and_sleep.html"
+    assert Retriever(index, open_embedder(index.manifest["embedding_model"])).search("kefir recovery drink sleep 8.5 hours", k=3)[0].chunk.source != "articles/recovery_and_sleep.html"
 
 
 def test_bad_inputs_are_reported_and_everything_else_is_indexed(materials, data_dir):
@@ -115,10 +119,11 @@ def test_bad_inputs_are_reported_and_everything_else_is_indexed(materials, data_
     assert result.checks["every_file_accounted_for"]
 
 
-def test_index_knows_the_packaged_model_dimension(materials, data_dir, embedder: Embedder):
+def test_index_knows_the_configured_model_and_its_dimension(materials, data_dir):
     run_knowledge(materials, data_dir)
     manifest = read_manifest(data_dir / "index")
-    assert manifest["dim"] == embedder.dim == 384 and manifest["embedding_model"] == "packaged"
+    embedder = open_embedder(load_rag_config(SHIPPED_CONFIG).embedding.model)
+    assert manifest["dim"] == embedder.dim == 384 and manifest["embedding_model"] == "e5-small"
     assert all(c.n_tokens <= embedder.window for c in load_index(data_dir / "index").chunks.values())
 
 
@@ -130,7 +135,7 @@ def test_empty_materials_folder_builds_an_empty_index(tmp_path):
     shutil.rmtree(tmp_path / "data")
 
 
-def test_the_qdrant_store_serves_the_same_assets_checks_and_search(materials, data_dir, embedder, monkeypatch):
+def test_the_qdrant_store_serves_the_same_assets_checks_and_search(materials, data_dir, monkeypatch):
     config = materials.parent / "RAG_config.yaml"
     config.write_text((SAMPLES.parent / "RAG_config.yaml").read_text().replace("store: faiss", "store: qdrant"))
     monkeypatch.setenv("PERSONA_CONFIG", str(config))
@@ -147,6 +152,6 @@ def test_the_qdrant_store_serves_the_same_assets_checks_and_search(materials, da
     assert second.success and all(second.checks.values())
     stored = second.index.vector_store
     assert (stored["upserted"], stored["retired"]) == (0, removed)
-    hits = Retriever(load_index(data_dir / "index"), embedder).search("kefir recovery drink sleep 8.5 hours", k=5)
+    hits = open_retriever(data_dir / "index", load_rag_config(config)).search("kefir recovery drink sleep 8.5 hours", k=5)
     assert gone not in {h.chunk.source for h in hits}
     assert _sources(data_dir) == {p.relative_to(materials).as_posix() for p in materials.rglob("*") if p.is_file()}

@@ -24,7 +24,7 @@ def line_of(path, text: str) -> int:
     ("  batch_size: 32", "  batch_sise: 32", "embedding.batch_sise", "unknown key"),
     ("chunk_tokens: 160", "chunk_tokens: -5", "knowledge_types.lecture.chunk_tokens", "greater than 0"),
     ("store: faiss", "store: milvus", "index.store", "'faiss' or 'qdrant'"),
-    ("ru: {dense: 0.3, bm25: 1.0}", "ru: {dense: 0, bm25: 0}", "retrieval.weights.ru", "must not all be zero"),
+    ("ru: {dense: 1.0, bm25: 1.0}", "ru: {dense: 0, bm25: 0}", "retrieval.weights.ru", "must not all be zero"),
 ])
 def test_a_bad_value_names_the_file_line_and_key(tmp_path, old, new, key, message):
     path = edited(tmp_path, old, new)
@@ -37,7 +37,7 @@ def test_a_bad_value_names_the_file_line_and_key(tmp_path, old, new, key, messag
 def test_the_shipped_config_reads_into_its_sections():
     config = load_rag_config(PROJECT_DIR / "RAG_config.yaml")
     assert set(config.knowledge_types) == {"article", "lecture", "training_log", "example"}
-    assert config.retrieval.fusion_weights["ru"] == {"dense": 0.3, "bm25": 1.0}
+    assert config.retrieval.fusion_weights["ru"] == {"dense": 1.0, "bm25": 1.0}
     assert config.evaluation.golden_set == PROJECT_DIR / "eval" / "golden_questions.yaml"
     assert config.consilium.template() and config.type_by_extension("pdf").name == "article"
 
