@@ -1,5 +1,5 @@
-"""Merges the per-language folders the question writers filled (eval/foreign/{en,ru}/) into the one
-materials folder and the dev/test splits the project reads.
+"""Draws the dev/test splits the project reads from the questions the writers left per language
+(eval/foreign/{en,ru}/questions.yaml, about the texts in eval/foreign/materials/).
 
 The split is drawn once, by a hash of each question's id within its language and kind (answerable or
 near miss), half to `dev` and half to `test`, so no choice of the answering code can steer it.
@@ -9,7 +9,6 @@ near miss), half to `dev` and half to `test`, so no choice of the answering code
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import yaml
@@ -19,17 +18,8 @@ LANGUAGES = ("en", "ru")
 
 
 def main() -> None:
-    materials = HERE / "materials"
-    shutil.rmtree(materials, ignore_errors=True)
     questions = []
     for code in LANGUAGES:
-        for file in sorted((HERE / code / "materials").rglob("*")):
-            if file.is_file():
-                target = materials / file.relative_to(HERE / code / "materials")
-                if target.exists():
-                    raise SystemExit(f"{target} comes from two languages: rename one")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(file, target)
         questions += yaml.safe_load((HERE / code / "questions.yaml").read_text(encoding="utf-8"))
     splits = {"dev": [], "test": []}
     groups: dict[tuple, list[dict]] = {}
