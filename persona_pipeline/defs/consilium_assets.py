@@ -29,7 +29,6 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
                    mlflow_tracking: MlflowTracking, training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
     from ..consilium.answer import reading_bar
     from ..consilium.evaluation.ablations import HeldoutPrompt, evaluate_consilium
-    from ..training.base_model import prepare_base_model
     from ..consilium.evaluation.grounded_eval import CONFIGURATIONS, METRICS as GROUNDED_METRICS
     from ..consilium.evaluation.grounded_set import load_grounded_set, spread
     from ..consilium.runtime.loading import open_consilium
@@ -50,9 +49,8 @@ def consilium_eval(context: dg.AssetExecutionContext, config: ConsiliumEvalConfi
                                  log=announce, progress=Progress(announce, "consilium answers", "answers").update)
     verdict = None
     if results["readings"]:
-        base = prepare_base_model(settings.base_model)
         verdict = reading_bar.measure(results["readings"], [h.question for h in heldout], [h.reference for h in heldout],
-                                      consilium.scorer.meaning, base.model_id, base.revision)
+                                      consilium.scorer.meaning, consilium.base.model_id, consilium.base.revision)
         reading_bar.save(paths.data_dir, verdict)
         announce(f"reading bar: {'cleared' if verdict.passed else 'not cleared'}: {verdict.describe()}")
     tracking = RunLogger(mlflow_tracking.uri(), "persona-consilium")

