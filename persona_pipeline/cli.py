@@ -21,6 +21,7 @@ QUIET_LIBRARY_BARS = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_
 # characters of an excerpt `persona search` prints, and of a sentence `--explain` prints
 SNIPPET_CHARS = 300
 EXPLAIN_CHARS = 80
+DEFAULT_PORT = 8000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +92,21 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", parents=[common], help="check the worldview examples and print every problem")
     validate.set_defaults(handler=_validate)
+
+    serve = commands.add_parser("serve", parents=[common], help="the chat page and an OpenAI-compatible API (docs/server.md)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs an API key)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    serve.add_argument("--api-key", default=os.environ.get("PERSONA_API_KEY"),
+                       help="bearer token clients must send (default $PERSONA_API_KEY)")
+    serve.add_argument("--adapter-source", help="registry alias (default champion, followed as it moves), version number, or a folder with core/ and sport/")
+    serve.add_argument("--queue", type=int, help="answers waiting or running at once before 503 (default 8)")
+    serve.add_argument("--timeout", type=float, help="seconds one request may take (default 120)")
+    serve.set_defaults(handler=_serve)
+
+    feedback = commands.add_parser("feedback", parents=[common], help="review the coach's corrections before they reach training")
+    feedback.add_argument("action", choices=("list", "accept", "reject"))
+    feedback.add_argument("ids", nargs="*", type=int, help="correction ids (accept, reject)")
+    feedback.set_defaults(handler=_feedback)
     return parser
 
 
@@ -276,6 +292,64 @@ def _validate(args) -> int:
         for problem in problems:
             print(f"  {problem}")
         failed = failed or bool(problems)
+    return 1 if failed else 0
+
+
+def _serve(args) -> int:
+    import uvicorn
+
+    from .server.app import ServerOptions, check_bind, create_app
+    from .server.persona_service import PersonaService
+
+    try:
+        check_bind(args.host, args.api_key)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    options = ServerOptions(args.api_key, **{k: v for k, v in (("queue", args.queue), ("timeout", args.timeout)) if v})
+    service = PersonaService(_paths(args), adapter_source=args.adapter_source,
+                             log=lambda message: print(message, file=sys.stderr, flush=True))
+    print(f"chat page: http://{args.host}:{args.port}/  API: http://{args.host}:{args.port}/v1", file=sys.stderr, flush=True)
+    uvicorn.run(create_app(service, options), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _feedback(args) -> int:
+    from .feedback import candidates
+    from .feedback.store import WAITING, FeedbackStore
+
+    paths = _paths(args)
+    store = FeedbackStore.in_data(paths.data_dir)
+    if args.action == "list":
+        waiting = store.corrections(WAITING)
+        print(f"{len(waiting)} correction(s) waiting for review")
+        for c in waiting:
+            print(f"  {c.id} ({candidates.adapter_of(c)}) Q: {shorten(c.question, EXPLAIN_CHARS)}\n"
+                  f"     served: {shorten(c.answer, EXPLAIN_CHARS)}\n     his answer: {shorten(c.correction, EXPLAIN_CHARS)}")
+        return 0
+    if not args.ids:
+        raise UserError(f"name the correction ids to {args.action} (`persona feedback list` shows them)")
+    failed = False
+    if args.action == "reject":
+        for feedback_id in args.ids:
+            try:
+                candidates.reject(store, feedback_id)
+                print(f"{feedback_id}: rejected")
+            except LookupError as exc:
+                print(f"{feedback_id}: {exc.args[0]}", file=sys.stderr)
+                failed = True
+        return 1 if failed else 0
+    from .training.base_model import load_tokenizer, prepare_base_model
+    from .training.settings import TrainingSettings
+
+    settings = TrainingSettings()
+    tokenizer = load_tokenizer(prepare_base_model(settings.base_model, log=lambda m: print(m, file=sys.stderr)))
+    for feedback_id in args.ids:
+        try:
+            target = candidates.accept(store, paths, settings, tokenizer, feedback_id)
+            print(f"{feedback_id}: accepted into {target}")
+        except (LookupError, ValueError) as exc:
+            print(f"{feedback_id}: {exc.args[0]}", file=sys.stderr)
+            failed = True
     return 1 if failed else 0
 
 

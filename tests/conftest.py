@@ -85,6 +85,39 @@ def core_runs(tmp_path_factory, smollm2):
 
 
 @pytest.fixture(scope="session")
+def trained_world(tmp_path_factory, smollm2):
+    """The samples indexed and both adapters trained for two steps, registered and made champion in a real
+    MLflow store: what `persona ask` and `persona serve` answer from. Shared by the consilium and server tests."""
+    import mlflow
+
+    from persona_pipeline.defs.runs import run_knowledge
+    from persona_pipeline.settings import Paths
+    from persona_pipeline.sft.adapter_data import build_sft_dataset
+    from persona_pipeline.training.adapters import ADAPTERS
+    from persona_pipeline.training.pipeline import train_adapter
+    from persona_pipeline.training.promotion import evaluate_and_promote
+    from persona_pipeline.training.settings import TrainingSettings
+
+    root = tmp_path_factory.mktemp("consilium")
+    materials, data = root / "materials", root / "data"
+    shutil.copytree(SAMPLES, materials)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        mlflow.set_tracking_uri(uri)
+        assert run_knowledge(materials, data).success
+        paths = Paths.resolve(materials, data)
+        # a high learning rate so two steps visibly move the adapters
+        settings = TrainingSettings(max_steps=2, eval_steps=2, batch_size=2, learning_rate=0.003,
+                                    sample_generations=1, sample_max_new_tokens=4)
+        for key in ("core", "sport"):
+            build_sft_dataset(ADAPTERS[key], paths, settings, smollm2)
+            outcome = train_adapter(ADAPTERS[key], paths, settings, uri=uri)
+            evaluate_and_promote(ADAPTERS[key], paths, settings, outcome.version, uri=uri)
+    return SimpleNamespace(root=root, paths=paths, uri=uri)
+
+
+@pytest.fixture(scope="session")
 def postgres():
     """One PostgreSQL server for the session; each test that uses it creates its own database."""
     from postgres_server import postgres_cluster

@@ -3,7 +3,6 @@ registered in a real MLflow store, answers streamed with citations."""
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,21 +11,16 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from conftest import SAMPLES
 from persona_pipeline.cli import main
 from persona_pipeline.consilium.answer import reading_bar
 from persona_pipeline.consilium.answer.answering import AskError
 from persona_pipeline.consilium.runtime.meaning import open_encoder
 from persona_pipeline.consilium.answer.faithfulness import unsupported_numbers
 from persona_pipeline.consilium.runtime.loading import open_consilium
-from persona_pipeline.defs.runs import run_evaluation, run_knowledge
+from persona_pipeline.defs.runs import run_evaluation
 from persona_pipeline.settings import Paths
-from persona_pipeline.sft.adapter_data import build_sft_dataset
 from persona_pipeline.training.adapters import ADAPTERS
 from persona_pipeline.training.base_model import prepare_base_model
-from persona_pipeline.training.pipeline import train_adapter
-from persona_pipeline.training.promotion import evaluate_and_promote
-from persona_pipeline.training.settings import TrainingSettings
 
 TAPER = "How long does the marathon taper last, and how much does the volume fall?"
 WINTER_BASE = "Сколько недель длится зимний базовый период?"
@@ -38,25 +32,12 @@ UNRELATED_RU = "Какой рецепт яблочного пирога самы
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("consilium")
-    materials, data = root / "materials", root / "data"
-    shutil.copytree(SAMPLES, materials)
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+def world(trained_world):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        mlflow.set_tracking_uri(uri)
-        assert run_knowledge(materials, data).success
-        paths = Paths.resolve(materials, data)
-        # a high learning rate so two steps visibly move the adapters
-        settings = TrainingSettings(max_steps=2, eval_steps=2, batch_size=2, learning_rate=0.003,
-                                    sample_generations=1, sample_max_new_tokens=4)
-        for key in ("core", "sport"):
-            build_sft_dataset(ADAPTERS[key], paths, settings, prepare_base_model())
-            outcome = train_adapter(ADAPTERS[key], paths, settings, uri=uri)
-            evaluate_and_promote(ADAPTERS[key], paths, settings, outcome.version, uri=uri)
-        consilium = open_consilium(paths, uri=uri)
-        yield {"paths": paths, "uri": uri, "consilium": consilium, "root": root}
+        patch.setenv("MLFLOW_TRACKING_URI", trained_world.uri)
+        mlflow.set_tracking_uri(trained_world.uri)
+        consilium = open_consilium(trained_world.paths, uri=trained_world.uri)
+        yield {"paths": trained_world.paths, "uri": trained_world.uri, "consilium": consilium, "root": trained_world.root}
 
 
 def test_the_answer_quotes_the_fact_from_the_page_it_cites_and_streams(world):
@@ -209,13 +190,13 @@ def test_a_resolved_alias_is_reused_until_the_registry_changes(world, monkeypatc
 def test_a_relative_sqlite_uri_is_stamped_like_the_absolute_one(world, monkeypatch):
     """`sqlite:///mlruns/mlflow.db`, as the README's MLflow UI command writes it, is relative to the
     working directory."""
-    from persona_pipeline.consilium.runtime.registry_cache import _store_stamp
+    from persona_pipeline.consilium.runtime.registry_cache import store_stamp
 
     database = Path(world["uri"].removeprefix("sqlite:///"))
     monkeypatch.chdir(database.parent)
-    stamp = _store_stamp(f"sqlite:///{database.name}")
-    assert stamp is not None and stamp == _store_stamp(world["uri"])
-    assert _store_stamp("sqlite:///no_such_store.db") is None
+    stamp = store_stamp(f"sqlite:///{database.name}")
+    assert stamp is not None and stamp == store_stamp(world["uri"])
+    assert store_stamp("sqlite:///no_such_store.db") is None
 
 
 def test_cli_json_and_explain(world, monkeypatch, capsys):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from . import adapter_assets, consilium_assets, evaluation_assets, jobs, knowledge_assets, knowledge_checks
+from . import adapter_assets, consilium_assets, evaluation_assets, feedback_assets, jobs, knowledge_assets, knowledge_checks
 from .resources import EmbedderResource, MlflowTracking, PersonaPaths, TrainingSettingsResource
 
 
@@ -11,7 +11,7 @@ def build_definitions(materials: str | None = None, data: str | None = None) -> 
     # each module's assets, checks and jobs; no other Definitions at module scope: Dagster loads only one
     return dg.Definitions.merge(
         knowledge_assets.defs, knowledge_checks.defs, evaluation_assets.defs, adapter_assets.defs, consilium_assets.defs,
-        jobs.defs,
+        feedback_assets.defs, jobs.defs,
         dg.Definitions(
             # one process per run: the embedder and base model load once instead of once per step
             executor=dg.in_process_executor,

@@ -126,6 +126,19 @@ class EvaluationRun(Run):
     consilium: ConsiliumScores | None
 
 
+@dataclass(frozen=True)
+class FeedbackReview:
+    waiting_for_review: int
+    invalid: int
+    accepted: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class FeedbackRun(Run):
+    review: FeedbackReview | None
+
+
 def run_knowledge(materials: Folder = None, data: Folder = None, *, with_eval: bool = False,
                   instance: dg.DagsterInstance | None = None, log_level: str | None = None,
                   tags: dict[str, str] | None = None) -> KnowledgeRun:
@@ -158,6 +171,13 @@ def run_evaluation(materials: Folder = None, data: Folder = None, *, consilium: 
     run = _execute(materials, data, assets, instance, tags, _run_config(log_level, _tracking(tracking_uri), ops))
     return EvaluationRun(**_outcome(run), retrieval=_retrieval(run),
                          consilium=_typed(ConsiliumScores, run, "consilium_eval"))
+
+
+def run_feedback_review(materials: Folder = None, data: Folder = None, *, instance: dg.DagsterInstance | None = None,
+                        tags: dict[str, str] | None = None) -> FeedbackRun:
+    """feedback_candidates: the waiting corrections validated and written as candidate examples."""
+    run = _execute(materials, data, ["feedback_candidates"], instance, tags, {})
+    return FeedbackRun(**_outcome(run), review=_typed(FeedbackReview, run, "feedback_candidates"))
 
 
 def _execute(materials: Folder, data: Folder, target: str | list[str], instance: dg.DagsterInstance | None,

@@ -146,9 +146,11 @@ class Consilium:
                 return answer
             for quote in answer.evidence.shown:
                 citations[quote.number - 1].quoted = True
-            opening = prompting.opening([(q.number, q.sentence) for q in answer.evidence.shown], lang,
-                                        "evidence" if answer.outcome == DIRECT else "closest")
-            emit(opening)
+            parts = prompting.opening_parts([(q.number, q.sentence) for q in answer.evidence.shown], lang,
+                                            "evidence" if answer.outcome == DIRECT else "closest")
+            for part in parts:
+                emit(part)
+            opening = "".join(parts)
             if answer.outcome == CLOSEST:  # nothing answers it, so there is no fact to read
                 answer.text = opening
                 return answer

@@ -32,8 +32,13 @@ def conversation(system_prompt: str, template: str, tactics: str, question: str,
 def opening(quotes: list[tuple[int, str]], lang: str, lead: str = "evidence") -> str:
     """The answer's first line: the coach's own sentences, verbatim, each with the [n] of its excerpt, after
     the lead that says whether they answer the question ("evidence") or are only the nearest ("closest")."""
+    return "".join(opening_parts(quotes, lang, lead))
+
+
+def opening_parts(quotes: list[tuple[int, str]], lang: str, lead: str = "evidence") -> list[str]:
+    """`opening` in the pieces a stream shows one after another: the lead, then each quote."""
     left, right = language.QUOTES[lang]
-    return language.PHRASES[lang][lead] + " " + " ".join(f"{left}{sentence}{right} [{n}]" for n, sentence in quotes)
+    return [language.PHRASES[lang][lead]] + [f" {left}{sentence}{right} [{n}]" for n, sentence in quotes]
 
 
 def reading_lead(lang: str) -> str:

@@ -31,7 +31,7 @@ class RegistryCache:
     def __init__(self, uri: str, folder: Path):
         self.uri, self.folder = uri, folder
         self.file = folder / MAPPING
-        self.stamp = _store_stamp(uri)
+        self.stamp = store_stamp(uri)
         try:
             saved = json.loads(self.file.read_text())
         except (OSError, ValueError):
@@ -70,7 +70,7 @@ class RegistryCache:
             write_text(self.file, json.dumps({"uri": self.uri, "stamp": self.stamp, "entries": self.entries}, indent=1))
 
 
-def _store_stamp(uri: str) -> list | None:
+def store_stamp(uri: str) -> list | None:
     """The SQLite store's registry rows, or None where they cannot be read."""
     if not uri.startswith("sqlite:///"):
         return None
