@@ -106,8 +106,10 @@ NEXT_QUOTE_RATIO = 0.8
 RELATED_THRESHOLD = 0.81
 # "closest" shows at most this many sentences, nearest first
 CLOSEST_SHOWN = 2
-# (question, sentence) cosines remembered by one scorer before the memory is cleared
-MEANING_MEMORY = 50_000
+# sentence vectors (about 1.5 KB each) and question vectors one scorer remembers before it starts afresh:
+# the index's sentences recur from question to question, so after a few answers only the question is embedded
+SENTENCE_MEMORY = 20_000
+QUESTION_MEMORY = 1_000
 
 
 @dataclass
@@ -177,7 +179,8 @@ class EvidenceScorer:
         self.meaning, self.related = meaning, related
         self.unknown_gate = unknown_gate
         self.coefficients, self.intercept = coefficients or COEFFICIENTS, intercept
-        self._meanings: dict[tuple[str, str], float] = {}
+        self._sentences: dict[str, np.ndarray] = {}
+        self._questions: dict[str, np.ndarray] = {}
 
     def select(self, question: str, excerpts: list[tuple[int, str, str]]) -> EvidenceSelection:
         """`excerpts`: (number, text, context) with context = the excerpt's title and heading."""
@@ -207,14 +210,19 @@ class EvidenceScorer:
         return [hits[rank] for _, rank in sorted(best)[:k]]
 
     def _meaning(self, question: str, sentences: list[str]) -> np.ndarray:
-        """Cosines under the meaning encoder, remembered per (question, sentence) for one process."""
-        missing = [s for s in dict.fromkeys(sentences) if (question, s) not in self._meanings]
+        """Cosines under the meaning encoder; sentence and question vectors are remembered for one process."""
+        if question not in self._questions:
+            if len(self._questions) >= QUESTION_MEMORY:
+                self._questions.clear()
+            self._questions[question] = self.meaning.questions([question])[0]
+        missing = [s for s in dict.fromkeys(sentences) if s not in self._sentences]
         if missing:
-            if len(self._meanings) > MEANING_MEMORY:
-                self._meanings.clear()
-            for sentence, value in zip(missing, self.meaning.similarities(question, missing)):
-                self._meanings[(question, sentence)] = float(value)
-        return np.array([self._meanings[(question, s)] for s in sentences], dtype=np.float32)
+            if len(self._sentences) + len(missing) > SENTENCE_MEMORY:
+                self._sentences.clear()
+            self._sentences.update(zip(missing, self.meaning.passages(missing)))
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        return np.stack([self._sentences[s] for s in sentences]) @ self._questions[question]
 
     def unknown_share(self, question: str) -> float:
         """The rarity-weighted share of the question's content words that no chunk of the index holds."""
