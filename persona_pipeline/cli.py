@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", parents=[common], help="materialize an adapter's dataset, LoRA and evaluation through Dagster")
     train.add_argument("adapter", choices=list(ADAPTERS))
-    train.add_argument("--max-steps", type=int, help="training steps (default from training/defaults.yaml)")
+    train.add_argument("--max-steps", type=int, help="training steps (default from training.yaml, else the package defaults)")
     train.add_argument("-v", "--verbose", action="store_true", help="show Dagster's full event log instead of progress bars")
     train.set_defaults(handler=_train)
 

@@ -152,7 +152,7 @@ def test_killed_training_resumes_from_its_checkpoint_and_its_run_is_closed(world
     uri = world.env["MLFLOW_TRACKING_URI"]
     client = MlflowClient(uri)
 
-    killed = finish(persona({**world.env, "PERSONA_TRAINING_DEFAULTS": str(defaults)}, "train", "core",
+    killed = finish(persona({**world.env, "PERSONA_TRAINING_CONFIG": str(defaults)}, "train", "core",
                             fault="train:checkpoint-saved"))
     assert killed.code == -signal.SIGKILL, killed.err[-3000:]
     [dead] = client.search_runs([client.get_experiment_by_name("persona-adapters").experiment_id])

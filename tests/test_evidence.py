@@ -194,7 +194,8 @@ def test_languages_are_told_by_script_and_the_base_model_declares_its_own():
     assert language.written_in("What it means: rest.", "en") and not language.written_in("Что это значит", "en")
     english_only = TrainingSettings(base_model_languages=["en"])
     assert language.base_writes(english_only, "en") and not language.base_writes(english_only, "ru")
-    assert "Qwen" in language.multilingual_hint(english_only, "ru") and "Russian" in language.multilingual_hint(english_only, "ru")
+    hint = language.multilingual_hint(english_only, "ru")
+    assert "Qwen" in hint and "Russian" in hint and "training.yaml" in hint and "persona_pipeline/" not in hint
 
 
 def test_only_generated_tokens_are_penalised():

@@ -7,7 +7,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
 from conftest import PROJECT, SAMPLES
 from ui_servers import BIN, free_port, serve
@@ -15,6 +15,12 @@ from ui_servers import BIN, free_port, serve
 LOCATION = "persona_pipeline.defs.definitions"
 KNOWLEDGE_ASSETS = ["knowledge_documents", "knowledge_chunks", "chunk_embeddings", "knowledge_index"]
 RUN_TIMEOUT_MS = 240_000
+# how long the sensor's page is watched for a new run before it is reloaded
+RELOAD_AFTER_MS = 60_000
+# the href of the first run link on the page that is not among those known before (the argument), or null
+NEW_RUN_LINK = """before => [...document.querySelectorAll("a[href^='/runs/']")]
+    .map(a => a.getAttribute('href'))
+    .find(href => /^\\/runs\\/[0-9a-f-]{36}$/.test(href) && !before.includes(href)) || null"""
 
 
 @pytest.fixture(scope="module")
@@ -147,15 +153,18 @@ def _run_links(page) -> list[str]:
 
 
 def _wait_for_new_run(page, sensor_url: str, before: set[str], timeout: float = 150) -> str:
-    """The sensor ticks every 30 s; its Runs tab lists what each tick launched."""
+    """The sensor ticks every 30 s; its Runs tab, which the UI refreshes by itself, lists what each tick
+    launched. Waits for a run link that was not there before; a person who sees nothing new for a while
+    reloads the page, and so does this."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         page.goto(sensor_url)
         page.get_by_role("button", name="Runs", exact=True).click()
         # the tab lists at least the first tick's run once it has loaded
         expect(page.locator("a[href^='/runs/']").first).to_be_visible()
-        new = [link for link in _run_links(page) if link not in before and re.fullmatch(r"/runs/[0-9a-f-]{36}", link)]
-        if new:
-            return new[0]
-        page.wait_for_timeout(5000)
-    raise AssertionError(f"the sensor launched no run within {timeout:.0f} s of the new file")
+        left = deadline - time.monotonic()
+        try:
+            return page.wait_for_function(NEW_RUN_LINK, arg=sorted(before), timeout=max(min(RELOAD_AFTER_MS, left * 1000), 1)).json_value()
+        except PlaywrightTimeout:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"the sensor launched no run within {timeout:.0f} s of the new file") from None

@@ -58,7 +58,7 @@ def _cached_embedder(model: str, batch_size: int) -> Embedder:
 
 
 class TrainingSettingsResource(TrainingSettings, dg.ConfigurableResource):
-    """The training settings of a run, defaults from persona_pipeline/training/defaults.yaml. One resource, so
+    """The training settings of a run, defaults from the package with the project's training.yaml over them. One resource, so
     the SFT datasets, the LoRA adapters, their evaluation and consilium_eval all see the same values: a
     Launchpad edit (resources: training_settings: config) reaches every adapter asset of that run."""
 

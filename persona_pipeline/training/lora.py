@@ -31,7 +31,7 @@ from .precision import training_precision
 from .settings import TrainingSettings
 
 # batch_size in the settings is sized for a CPU; a GPU has the memory and parallel cores for more conversations
-# per step. 4 is a chosen, not a measured, figure (README: GPU training)
+# per step. 4 is a chosen, not a measured, figure (docs/scale-out.md, "GPU training")
 CUDA_BATCH_MULTIPLIER = 4
 # linear decay ended lower than cosine in runs of bench/training_throughput.py's setup: mean eval loss 1.840
 # against 1.857 over three seeds of 16 steps, batching and loss division the same (linear is also trl's default)

@@ -16,6 +16,7 @@ from .settings import TrainingSettings
 from .tracking import RunLogger
 
 BASE = "base"  # the base model alone, scored with every adapter switched off
+BASE_TAG = "base_model_revision"  # on every registered version: the base model it was trained on
 
 
 @dataclass
@@ -79,13 +80,19 @@ def evaluate_and_promote(spec: AdapterSpec, paths: Paths, settings: TrainingSett
     scratch = paths.data_dir / "eval" / "adapters"
     adapters = {"candidate": tracking.download(candidate, scratch / f"{spec.key}-v{candidate.version}")}
     rival = current is not None and str(current.version) != str(candidate.version)
-    if rival:
+    # a champion trained on another base model cannot be loaded on this one, nor its loss compared (another
+    # tokenizer counts other tokens); the base model configured now is the project's choice, so the one
+    # version that fits it takes the alias
+    other_base = rival and current.tags.get(BASE_TAG) not in (None, candidate.tags.get(BASE_TAG))
+    if rival and not other_base:
         adapters["champion"] = tracking.download(current, scratch / f"{spec.key}-v{current.version}")
     losses = score_on_heldout(base, adapters, heldout, settings).losses
     candidate_loss, champion_loss = losses["candidate"], losses.get("champion")
-    promoted = current is None or (rival and candidate_loss < champion_loss)
+    promoted = current is None or other_base or (rival and candidate_loss < champion_loss)
     if promoted:
         tracking.make_champion(name, candidate.version)
+    if other_base:
+        tracking.tag_version(name, candidate.version, "promoted_because", "base_model_changed")
     tracking.tag_version(name, candidate.version, "heldout_loss", f"{candidate_loss:.6f}")
     with tracking.reopened(candidate.run_id) as run:
         run.log_metrics({"eval_candidate_heldout_loss": candidate_loss,
@@ -93,5 +100,6 @@ def evaluate_and_promote(spec: AdapterSpec, paths: Paths, settings: TrainingSett
         run.set_tags({"became_champion": str(promoted).lower()})
     report(f"{spec.title} v{candidate.version}: held-out loss {candidate_loss:.4f}"
            + (f" vs champion v{current.version} {champion_loss:.4f}" if champion_loss is not None else "")
-           + (" -> champion" if promoted else " -> champion unchanged"))
+           + (f" -> champion: v{current.version} was trained on another base model" if other_base
+              else " -> champion" if promoted else " -> champion unchanged"))
     return EvalOutcome(str(candidate.version), candidate_loss, str(current.version) if current else None, champion_loss, promoted)

@@ -1,4 +1,6 @@
-"""Training hyper-parameters: their names and types, and their defaults from defaults.yaml."""
+"""Training hyper-parameters: their names and types, the package's defaults (defaults.yaml), and the
+project's own choices over them in one YAML file beside RAG_config.yaml (training.yaml), as an axolotl
+user keeps one config per project. Nobody edits a file inside the installed package."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +11,10 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-DEFAULTS_ENV = "PERSONA_TRAINING_DEFAULTS"  # a YAML file whose keys replace the shipped defaults
+from ..settings import PROJECT_DIR
+
+CONFIG_ENV = "PERSONA_TRAINING_CONFIG"  # names the project's training file when it is not PROJECT_FILE
+PROJECT_FILE = PROJECT_DIR / "training.yaml"
 SHIPPED = Path(__file__).with_name("defaults.yaml")
 
 
@@ -49,11 +54,22 @@ class TrainingFields(BaseModel):
         return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def project_file() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or PROJECT_FILE)
+
+
 def _defaults() -> TrainingFields:
     values = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
-    override = os.environ.get(DEFAULTS_ENV)
+    project = project_file()
+    override = str(project) if project.exists() or os.environ.get(CONFIG_ENV) else None
     if override:
-        values.update(yaml.safe_load(Path(override).read_text(encoding="utf-8")) or {})
+        try:
+            chosen = yaml.safe_load(project.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise TrainingSettingsError(f"{project}: {' '.join(str(exc).split())}") from exc
+        if not isinstance(chosen, dict):
+            raise TrainingSettingsError(f"{project}: expected `setting: value` lines, found a {type(chosen).__name__}")
+        values.update(chosen)
     try:
         return TrainingFields.model_validate(values)
     except ValidationError as exc:
@@ -68,5 +84,5 @@ DEFAULTS = _defaults()
 # defaults from its fields, so a Launchpad edit of one setting keeps the others
 TrainingSettings = create_model(
     "TrainingSettings", __base__=TrainingFields, __module__=__name__,
-    __doc__="Training hyper-parameters, defaults from defaults.yaml (or the file PERSONA_TRAINING_DEFAULTS names).",
+    __doc__="Training hyper-parameters: the package's defaults.yaml with the project's training.yaml over it.",
     **{name: (field.annotation, getattr(DEFAULTS, name)) for name, field in TrainingFields.model_fields.items()})

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from ...rag_config import ConsiliumConfig
+from ...training.adapters import ADAPTERS
 from ...training.settings import TrainingSettings
 from . import language, prompting
 from ..runtime.adapters import STACKED, LoadedAdapters
@@ -113,7 +114,7 @@ class Consilium:
         wanted = {"auto": list(STACKED) if route and route.sport else ["core"],
                   ",".join(STACKED): list(STACKED), "core": ["core"], "none": []}[requested]
         missing = [k for k in wanted if not self.adapters.has(k)]
-        notes = [n for n in self.adapters.notes if any(f"`persona train {k}`" in n for k in missing)]
+        notes = [n for n in self.adapters.notes if any(f"no {ADAPTERS[k].title} adapter" in n for k in missing)]
         return [k for k in wanted if self.adapters.has(k)], route, notes
 
     def messages(self, question: str, citations: list[Citation]) -> list[dict]:

@@ -27,9 +27,9 @@ PHRASES = {
 QUOTES = {"en": ("\u201c", "\u201d"), "ru": ("\u00ab", "\u00bb")}
 MULTILINGUAL_HINT = ("the base model {model} writes {writes} only, so the coach's reading is left out and only his "
                      "own words are quoted; to have it written in {language}, set `base_model` (and "
-                     "`base_model_languages`) in persona_pipeline/training/defaults.yaml to a multilingual instruct "
-                     "model in the local Hugging Face cache, e.g. Qwen/Qwen2.5-0.5B-Instruct with languages [en, ru], "
-                     "and retrain the adapters")
+                     "`base_model_languages`) in the project's training.yaml (beside RAG_config.yaml) to a "
+                     "multilingual instruct model in a local folder or the local Hugging Face cache, e.g. "
+                     "Qwen/Qwen2.5-0.5B-Instruct with languages [en, ru], and retrain the adapters")
 NAMES = {"en": "English", "ru": "Russian"}
 
 
