@@ -37,6 +37,8 @@ from persona_pipeline.settings import PROJECT_DIR, Paths
 BASELINE_REQUESTS = 20
 FLAT_GROWTH = 0.10
 READY_SECONDS = 300
+# what one client waits for one answer before it counts as failed
+ANSWER_SECONDS = 120
 # what the server reads from the data folder: the index, the adapters and the reading-bar verdict
 SERVED_PARTS = ("index", "consilium")
 
@@ -48,6 +50,8 @@ def main() -> None:
     parser.add_argument("--data")
     parser.add_argument("--materials")
     args = parser.parse_args()
+    if args.requests <= BASELINE_REQUESTS:
+        parser.error(f"--requests must be more than {BASELINE_REQUESTS}, the requests before the memory baseline")
     paths = Paths.resolve(args.materials, args.data)
     questions = [q.question for q in load_grounded_set(PROJECT_DIR / "eval" / "grounded_questions.yaml")]
     with tempfile.TemporaryDirectory() as scratch:
@@ -81,7 +85,8 @@ def run(args, paths: Paths, questions: list[str]) -> None:
     print(f"CPU: {describe()}")
     print(f"{args.requests} streamed requests from {args.clients} clients, {len(set(questions))} questions (en and ru)")
     print(f"answered {len(answered)}, refused (503) {refused}, failed {len(results) - len(answered) - refused}")
-    print(f"ended cleanly ([DONE] and an outcome): {clean} of {len(answered)}; recorded in the feedback store: {recorded}")
+    print(f"ended cleanly ([DONE] and an outcome): {clean} of {len(answered)}; recorded in the feedback store: {recorded}"
+          f" (lost or recorded twice: {abs(len(answered) - recorded)})")
     print(f"time to first token: p50 {np.percentile(first, 50):.3f} s, p95 {np.percentile(first, 95):.3f} s")
     print(f"time to last token:  p50 {np.percentile(last, 50):.3f} s, p95 {np.percentile(last, 95):.3f} s")
     baseline, end = memory
@@ -95,7 +100,7 @@ def _load(url: str, questions: list[str], total: int, clients: int, pid: int) ->
     counter = iter(range(total))
 
     def client() -> None:
-        with httpx.Client(timeout=120) as http:
+        with httpx.Client(timeout=ANSWER_SECONDS) as http:
             while True:
                 with lock:
                     n = next(counter, None)

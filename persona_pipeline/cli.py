@@ -99,8 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key", default=os.environ.get("PERSONA_API_KEY"),
                        help="bearer token clients must send (default $PERSONA_API_KEY)")
     serve.add_argument("--adapter-source", help="registry alias (default champion, followed as it moves), version number, or a folder with core/ and sport/")
-    serve.add_argument("--queue", type=int, help="answers waiting or running at once before 503 (default 8)")
-    serve.add_argument("--timeout", type=float, help="seconds one request may take (default 120)")
+    serve.add_argument("--queue", type=_positive(int), help="answers waiting or running at once before 503 (default 8)")
+    serve.add_argument("--timeout", type=_positive(float), help="seconds one request may take (default 120)")
     serve.set_defaults(handler=_serve)
 
     feedback = commands.add_parser("feedback", parents=[common], help="review the coach's corrections before they reach training")
@@ -108,6 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     feedback.add_argument("ids", nargs="*", type=int, help="correction ids (accept, reject)")
     feedback.set_defaults(handler=_feedback)
     return parser
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+        return value
+    return parse
 
 
 def _paths(args) -> Paths:
@@ -305,7 +314,7 @@ def _serve(args) -> int:
         check_bind(args.host, args.api_key)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
-    options = ServerOptions(args.api_key, **{k: v for k, v in (("queue", args.queue), ("timeout", args.timeout)) if v})
+    options = ServerOptions(args.api_key, **{k: v for k, v in (("queue", args.queue), ("timeout", args.timeout)) if v is not None})
     service = PersonaService(_paths(args), adapter_source=args.adapter_source,
                              log=lambda message: print(message, file=sys.stderr, flush=True))
     print(f"chat page: http://{args.host}:{args.port}/  API: http://{args.host}:{args.port}/v1", file=sys.stderr, flush=True)

@@ -2,6 +2,7 @@
 the champion, and the chat page in Chromium down to the correction in the feedback store and the Dagster asset."""
 import json
 import shutil
+import sqlite3
 import subprocess
 import threading
 import time
@@ -18,7 +19,7 @@ from playwright.sync_api import expect
 from persona_pipeline.cli import main
 from persona_pipeline.defs.runs import run_feedback_review
 from persona_pipeline.feedback.candidates import CANDIDATES_DIR
-from persona_pipeline.feedback.store import WAITING, FeedbackStore
+from persona_pipeline.feedback.store import STORE_FILE, WAITING, FeedbackStore
 from persona_pipeline.server.app import ServerOptions, create_app
 from persona_pipeline.server.openai_protocol import MAX_BODY_BYTES, MAX_MESSAGES, MAX_QUESTION_CHARS
 from persona_pipeline.server.persona_service import Cancelled, PersonaService
@@ -117,12 +118,19 @@ def test_bad_requests_get_a_clear_json_error_and_the_server_stays_up(served):
         "too_many_messages": json.dumps({"model": "persona", "messages": [{"role": "user", "content": "hi"}] * (MAX_MESSAGES + 1)}),
         "question_too_long": json.dumps({"model": "persona", "messages": [{"role": "user", "content": "x" * (MAX_QUESTION_CHARS + 1)}]}),
         "body_too_large": json.dumps({"model": "persona", "messages": [{"role": "user", "content": "x" * MAX_BODY_BYTES}]}),
+        "cannot_answer": json.dumps({"model": "persona", "messages": [{"role": "user", "content": "марафон " * 240}]}),
     }
     for code, body in refusals.items():
         response = httpx.post(f"{url}/v1/chat/completions", content=body, headers={"content-type": "application/json"})
         assert 400 <= response.status_code < 500, code
         error = response.json()["error"]
         assert error["code"] == code and error["message"] and "\n" not in error["message"], code
+    for body in (b"[" * 100_000, json.dumps({"model": "persona", "messages": [{"role": "user", "content": [{"type": "text", "text": 1}]}]})):
+        response = httpx.post(f"{url}/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 400 and response.json()["error"]["message"]
+    streamed = httpx.post(f"{url}/v1/chat/completions", json={"model": "persona", "stream": True, "messages": [
+        {"role": "user", "content": "марафон " * 240}]})  # refused before the stream starts, not inside it
+    assert streamed.status_code == 400 and streamed.json()["error"]["code"] == "cannot_answer"
     feedback = httpx.post(f"{url}/v1/feedback", json={"answer_id": "chatcmpl-never-served", "rating": "up"})
     assert feedback.status_code == 404 and feedback.json()["error"]["code"] == "unknown_answer"
     assert client.chat.completions.create(model="persona", messages=[{"role": "user", "content": TAPER}]).persona["outcome"] == "direct"
@@ -137,8 +145,9 @@ def test_past_the_queue_requests_are_refused_at_once_and_a_client_that_leaves_fr
         with httpx.Client(timeout=ANSWER_SECONDS) as leaving, httpx.Client(timeout=ANSWER_SECONDS) as waiting:
             with leaving.stream("POST", f"{url}/v1/chat/completions", json={**body, "stream": True}) as stream:
                 assert stream.status_code == 200
-                first = next(stream.iter_lines())
-                assert json.loads(first.removeprefix("data: "))["choices"][0]["delta"]["role"] == "assistant"
+                first = json.loads(next(stream.iter_lines()).removeprefix("data: "))
+                assert first["choices"][0]["delta"]["role"] == "assistant"
+                left = first["id"]
                 answers = [None]
                 later = threading.Thread(target=lambda: answers.__setitem__(0, waiting.post(f"{url}/v1/chat/completions", json=body)))
                 later.start()
@@ -154,6 +163,10 @@ def test_past_the_queue_requests_are_refused_at_once_and_a_client_that_leaves_fr
             later.join(ANSWER_SECONDS)
             assert answers[0].status_code == 200 and "17 days" in answers[0].json()["choices"][0]["message"]["content"]
             _wait_for(lambda: _ready(url)["in_flight"] == 0)
+            # the client that left was never answered: its answer was cancelled before it started
+            with sqlite3.connect(served["paths"].data_dir / STORE_FILE) as store:
+                served_ids = {row[0] for row in store.execute("SELECT id FROM answers")}
+            assert left not in served_ids and answers[0].json()["id"] in served_ids
     finally:
         release.set()
 
@@ -257,7 +270,8 @@ def test_the_coach_asks_on_the_page_opens_a_source_and_his_correction_reaches_th
 
 def test_persona_serve_starts_from_the_cli_and_refuses_a_public_address_without_a_key(served, tmp_path):
     paths = served["paths"]
-    refused = subprocess.run([str(BIN / "persona"), "serve", "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60)
+    refused = subprocess.run([str(BIN / "persona"), "serve", "--host", "0.0.0.0"], capture_output=True, text=True,
+                             timeout=60, env=_environment())
     assert refused.returncode == 2 and "API key" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     port = free_port()
     env = {**_environment(), "MLFLOW_TRACKING_URI": served["uri"]}

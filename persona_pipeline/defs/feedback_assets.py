@@ -1,5 +1,6 @@
 """The coach's corrections from the chat page as candidate worldview examples, waiting for a person."""
 import html
+import re
 
 import dagster as dg
 
@@ -10,6 +11,8 @@ from .resources import PersonaPaths, TrainingSettingsResource
 
 # characters of a question or correction shown in the asset's table
 SHOWN_CHARS = 120
+# what Markdown would read as a link, an image, emphasis or a heading; `|` is escaped by markdown_table
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!~>-])")
 
 
 @dg.asset(kinds={"sqlite"},
@@ -48,8 +51,8 @@ def feedback_candidates(context: dg.AssetExecutionContext, persona_paths: Person
 
 
 def _escaped(text: str) -> str:
-    """Feedback is data: shown as its characters, never interpreted as Markdown's HTML."""
-    return html.escape(shorten(text, SHOWN_CHARS))
+    """Feedback is data: shown as its characters, never read as HTML, a link or an image."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(shorten(text, SHOWN_CHARS)))
 
 
 defs = dg.Definitions(assets=in_group(SFT, feedback_candidates))

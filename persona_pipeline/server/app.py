@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from ..consilium.answer.answering import AskError
 from ..feedback.store import UnknownAnswer
 from . import openai_protocol as protocol
-from .persona_service import Cancelled, PersonaService
+from .persona_service import PersonaService
 
 # answers waiting or running at once; more are refused with 503
 QUEUE_LIMIT = 8
@@ -84,6 +84,12 @@ def create_app(service: PersonaService, options: ServerOptions) -> FastAPI:
     async def refused(request: Request, exc: protocol.RequestError):
         return JSONResponse(exc.body(), status_code=exc.status)
 
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception):  # still JSON in OpenAI's shape; the log has the details
+        service.log(f"{request.method} {request.url.path} failed: {type(exc).__name__}: {exc}")
+        return JSONResponse(protocol.error_body(f"the server failed: {type(exc).__name__}", None, "internal_error",
+                                                "server_error"), status_code=500)
+
     def authorise(request: Request) -> None:
         if not options.api_key:
             return
@@ -106,8 +112,9 @@ def create_app(service: PersonaService, options: ServerOptions) -> FastAPI:
 
     @app.get("/readyz")
     async def ready():
+        # no details for anonymous callers: what failed, with its paths, is in the server's log
         body = {"ready": service.ready, "in_flight": admission.taken, "queue_limit": admission.limit,
-                "adapters": service.adapter_labels(), "error": service.error}
+                "error": "loading failed; the server's log says why" if service.error else None}
         return JSONResponse(body, status_code=200 if service.ready else 503)
 
     @app.get("/v1/models")
@@ -123,15 +130,20 @@ def create_app(service: PersonaService, options: ServerOptions) -> FastAPI:
         authorise(request)
         chat = protocol.parse_chat(protocol.parse_json(await _bounded_body(request)))
         if not service.ready:
-            return busy("the models are still loading" if not service.error else f"not ready: {service.error}",
-                        "not_ready")
+            return busy("the models are still loading" if not service.error else "loading failed; the server's log "
+                        "says why", "not_ready")
+        try:  # a question too long for the model's context is refused before it takes a place or a stream starts
+            service.consilium.check(chat.question)
+        except AskError as exc:
+            raise protocol.RequestError(400, str(exc), "messages", "cannot_answer") from exc
         if not admission.enter():
             return busy(f"{admission.limit} answers are already waiting or running; try again shortly", "overloaded")
         loop = asyncio.get_running_loop()
         pieces: asyncio.Queue = asyncio.Queue()
         cancelled, answer_id = threading.Event(), protocol.new_id()
+        most = service.consilium.config.max_new_tokens
         job = loop.run_in_executor(service.worker, lambda: service.answer(
-            chat.question, cancelled=cancelled, max_new_tokens=chat.max_tokens,
+            chat.question, cancelled=cancelled, max_new_tokens=min(chat.max_tokens or most, most),
             on_piece=lambda piece: loop.call_soon_threadsafe(pieces.put_nowait, piece)))
         # the place is freed when the work really ends, which a cancel brings to its next piece
         job.add_done_callback(lambda _: admission.leave())
@@ -157,7 +169,8 @@ def create_app(service: PersonaService, options: ServerOptions) -> FastAPI:
         try:
             feedback_id = await run_in_threadpool(service.feedback.add_feedback, answer_id, rating, correction)
         except UnknownAnswer:
-            raise protocol.RequestError(404, f"no answer with id '{answer_id[:80]}'", "answer_id", "unknown_answer")
+            raise protocol.RequestError(404, f"no answer with id '{answer_id[:protocol.ECHOED_CHARS]}'", "answer_id",
+                                        "unknown_answer")
         return {"id": feedback_id, "stored": True, "review": "waiting" if (correction or "").strip() else None}
 
     return app
@@ -179,8 +192,6 @@ async def _events(service: PersonaService, job, pieces: asyncio.Queue, cancelled
         yield protocol.stream_error(f"no answer within {timeout:g} s", "timeout")
     except AskError as exc:
         yield protocol.stream_error(str(exc), "cannot_answer")
-    except Cancelled:
-        yield protocol.stream_error("the answer was cancelled", "cancelled")
     except Exception as exc:  # the stream has started: the error goes to the client as an event, not a 500
         service.log(f"answer {answer_id} failed: {type(exc).__name__}: {exc}")
         yield protocol.stream_error(f"the answer failed: {type(exc).__name__}", "internal_error")

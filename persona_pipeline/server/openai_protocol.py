@@ -19,6 +19,8 @@ MAX_MESSAGES = 64
 MAX_QUESTION_CHARS = 2000
 MAX_CORRECTION_CHARS = 8000
 ROLES = ("system", "user", "assistant", "developer", "tool")
+# of a name the client sent (a model, an answer id), echoed back in an error message
+ECHOED_CHARS = 80
 
 
 class RequestError(Exception):
@@ -44,13 +46,13 @@ class ChatRequest:
 
 
 def parse_json(body: bytes) -> dict:
-    if len(body) > MAX_BODY_BYTES:
-        raise RequestError(413, f"the request body is {len(body)} bytes; at most {MAX_BODY_BYTES} are accepted",
-                           code="body_too_large")
+    """`body`, already bounded to MAX_BODY_BYTES by the app, as a JSON object."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestError(400, f"the body is not valid JSON: {exc}", code="invalid_json") from exc
+    except RecursionError as exc:
+        raise RequestError(400, "the body is not valid JSON: nested too deeply", code="invalid_json") from exc
     if not isinstance(data, dict):
         raise RequestError(400, "the body must be a JSON object", code="invalid_json")
     return data
@@ -61,7 +63,7 @@ def parse_chat(data: dict) -> ChatRequest:
     if not isinstance(model, str) or not model:
         raise RequestError(400, "`model` is required; GET /v1/models lists it", "model")
     if model != MODEL_ID:
-        raise RequestError(404, f"the model '{model[:80]}' does not exist here; this server serves '{MODEL_ID}'",
+        raise RequestError(404, f"the model '{model[:ECHOED_CHARS]}' does not exist here; this server serves '{MODEL_ID}'",
                            "model", "model_not_found")
     messages = data.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -92,7 +94,10 @@ def _turn(message, i: int) -> dict:
         raise RequestError(400, f"message {i} needs a role, one of {', '.join(ROLES)}", f"messages[{i}].role")
     content = message.get("content")
     if isinstance(content, list):  # content parts: only text is read
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        texts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        if not all(isinstance(t, str) for t in texts):
+            raise RequestError(400, f"message {i} has a text part whose text is not a string", f"messages[{i}].content")
+        content = "".join(texts)
     if content is None and message["role"] == "assistant":
         content = ""
     if not isinstance(content, str):

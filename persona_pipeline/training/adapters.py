@@ -32,3 +32,5 @@ ADAPTERS = {
     "sport": AdapterSpec("sport", "SportMind", "lora_sport_mind", "worldview/sport", "persona-sport-mind"),
 }
 CHAMPION = "champion"
+BASE_TAG = "base_model_revision"  # on every registered version: the base model it was trained on
+BASE_TAG_CHARS = 16               # of the base model's revision, in that tag

@@ -15,11 +15,11 @@ from ..progress import Log, Progress
 from ..settings import Paths
 from ..sft.adapter_data import load_heldout
 from ..sft.dataset import SftDataset, load_latest
-from .adapters import AdapterSpec
+from .adapters import BASE_TAG, BASE_TAG_CHARS, AdapterSpec
 from .base_model import BaseModel, prepare_base_model
 from .heldout import perplexity
 from .lora import TrainResult, train_lora
-from .promotion import BASE, BASE_TAG, sample_generations, score_on_heldout
+from .promotion import BASE, sample_generations, score_on_heldout
 from .settings import TrainingSettings
 from .tracking import RunLogger
 
@@ -71,7 +71,7 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
         run.log_artifacts(adapter_dir, "adapter")
         version = run.register(spec.registered_model, tags={"heldout_loss": f"{scores.losses[ADAPTER]:.6f}",
                                                             "dataset_digest": dataset.digest[:16],
-                                                            BASE_TAG: base.revision[:16]})
+                                                            BASE_TAG: base.revision[:BASE_TAG_CHARS]})
         run.set_tags({"registered_version": version})
     return TrainingOutcome(run.run_id, version, tracking.experiment_id, tracking.uri, result.steps, result.eval_loss,
                            scores.losses[ADAPTER], scores.losses[BASE], time.perf_counter() - started,

@@ -9,14 +9,13 @@ from peft import PeftModel
 from ..progress import Log
 from ..settings import Paths
 from ..sft.adapter_data import load_heldout
-from .adapters import AdapterSpec
+from .adapters import BASE_TAG, BASE_TAG_CHARS, AdapterSpec
 from .base_model import BaseModel, load_model, load_tokenizer, prepare_base_model
 from .heldout import assistant_token_loss, generate
 from .settings import TrainingSettings
 from .tracking import RunLogger
 
 BASE = "base"  # the base model alone, scored with every adapter switched off
-BASE_TAG = "base_model_revision"  # on every registered version: the base model it was trained on
 
 
 @dataclass
@@ -83,7 +82,9 @@ def evaluate_and_promote(spec: AdapterSpec, paths: Paths, settings: TrainingSett
     # a champion trained on another base model cannot be loaded on this one, nor its loss compared (another
     # tokenizer counts other tokens); the base model configured now is the project's choice, so the one
     # version that fits it takes the alias
-    other_base = rival and current.tags.get(BASE_TAG) not in (None, candidate.tags.get(BASE_TAG))
+    configured = base.revision[:BASE_TAG_CHARS]
+    other_base = (rival and current.tags.get(BASE_TAG) not in (None, configured)
+                  and candidate.tags.get(BASE_TAG) == configured)
     if rival and not other_base:
         adapters["champion"] = tracking.download(current, scratch / f"{spec.key}-v{current.version}")
     losses = score_on_heldout(base, adapters, heldout, settings).losses

@@ -61,7 +61,7 @@ def project_file() -> Path:
 def _defaults() -> TrainingFields:
     values = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
     project = project_file()
-    override = str(project) if project.exists() or os.environ.get(CONFIG_ENV) else None
+    override = project.exists() or bool(os.environ.get(CONFIG_ENV))  # a named file that is missing is an error
     if override:
         try:
             chosen = yaml.safe_load(project.read_text(encoding="utf-8")) or {}
@@ -73,7 +73,7 @@ def _defaults() -> TrainingFields:
     try:
         return TrainingFields.model_validate(values)
     except ValidationError as exc:
-        source = f"{override} over {SHIPPED}" if override else str(SHIPPED)
+        source = f"{project} over {SHIPPED}" if override else str(SHIPPED)
         raise TrainingSettingsError("; ".join(f"{source}: {'.'.join(map(str, e['loc']))}: "
                                               f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
                                               for e in exc.errors())) from exc

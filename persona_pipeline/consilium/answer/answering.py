@@ -127,7 +127,7 @@ class Consilium:
             max_new_tokens: int | None = None, readings: bool | None = None) -> Answer:
         """`generate=False` gives the evidence alone (the quotes, or the abstention). Generated text is shown
         when the base model cleared the reading bar; `readings=True` generates regardless, to measure it."""
-        self._check(question)
+        self.check(question)
         emit = on_token or (lambda piece: None)
         lang = language.detect(question)
         used, route, notes = self.choose_adapters(question, adapters)
@@ -194,7 +194,8 @@ class Consilium:
         pool = self.retriever.search(question, k=max(k, self.config.evidence_pool))
         return self.scorer.rerank(question, pool, k)
 
-    def _check(self, question: str) -> None:
+    def check(self, question: str) -> None:
+        """AskError when the question is empty or too long for the model's context."""
         if not question or not question.strip():
             raise AskError("the question is empty")
         limit = int(self.config.max_context_tokens * MAX_QUESTION_SHARE)

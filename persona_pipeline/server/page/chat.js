@@ -7,7 +7,6 @@ const BADGES = {
   closest: "Closest to this, I wrote (not a direct answer)",
   not_written: "I have not written about this",
 };
-const history = [];
 
 function headers() {
   const h = { "Content-Type": "application/json" };
@@ -19,17 +18,21 @@ function headers() {
 async function describeServer() {
   const health = await (await fetch("/healthz")).json();
   document.getElementById("key-box").hidden = !health.auth_required;
+  const serving = document.getElementById("serving");
   for (;;) {
     const ready = await fetch("/readyz");
     const body = await ready.json();
-    if (ready.ok) {
-      const labels = Object.values(body.adapters);
-      document.getElementById("serving").textContent = "serving " + (labels.join(", ") || "the base model");
-      return;
-    }
-    document.getElementById("serving").textContent = body.error ? "not ready: " + body.error : "loading the models…";
+    if (ready.ok) break;
+    serving.textContent = body.error || "loading the models…";
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
+  const models = await fetch("/v1/models", { headers: headers() });
+  if (!models.ok) {
+    serving.textContent = "ready; enter the API key";
+    return;
+  }
+  const labels = Object.values((await models.json()).data[0].persona.adapters);
+  serving.textContent = "serving " + (labels.join(", ") || "the base model");
 }
 
 // the answer's text with every [n] turned into a link to its excerpt
@@ -141,7 +144,8 @@ async function ask(question) {
   try {
     const response = await fetch("/v1/chat/completions", {
       method: "POST", headers: headers(),
-      body: JSON.stringify({ model: "persona", stream: true, messages: [...history, { role: "user", content: question }] }),
+      // the answer rests on the question alone (docs/server.md, "Conversations"), so earlier turns are not resent
+      body: JSON.stringify({ model: "persona", stream: true, messages: [{ role: "user", content: question }] }),
     });
     if (!response.ok) throw new Error((await response.json()).error.message);
     for await (const chunk of events(response)) {
@@ -162,7 +166,6 @@ async function ask(question) {
         wireTools(article, persona);
       }
     }
-    history.push({ role: "user", content: question }, { role: "assistant", content: text });
     article.dataset.state = "done";
   } catch (error) {
     article.dataset.state = "error";
