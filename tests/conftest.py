@@ -117,6 +117,22 @@ def trained_world(tmp_path_factory, smollm2):
     return SimpleNamespace(root=root, paths=paths, uri=uri)
 
 
+def copy_of(world, root: Path):
+    """The trained world's materials, data and MLflow store copied under `root`, for tests that write to
+    them (promote, accept, train) without changing what other tests see: (paths, tracking uri)."""
+    from persona_pipeline.settings import Paths
+
+    shutil.copytree(world.paths.materials_dir, root / "materials")
+    shutil.copytree(world.paths.data_dir, root / "data")
+    shutil.copy(world.root / "mlflow.db", root / "mlflow.db")
+    return Paths.resolve(root / "materials", root / "data"), f"sqlite:///{root / 'mlflow.db'}"
+
+
+def without_persona_settings() -> dict:
+    """This process's environment without PERSONA_* variables, for a `persona` process that must use its defaults."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PERSONA_")}
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """One PostgreSQL server for the session; each test that uses it creates its own database."""

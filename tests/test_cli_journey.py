@@ -1,7 +1,6 @@
 """What a user types first, each through the real `persona` command in its own process: `index --eval`,
 `validate` (clean, then with a broken example), a successful `train`, `ask --adapter-source DIR` and `eval`."""
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -10,7 +9,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from conftest import TINY_RUN
+from conftest import TINY_RUN, copy_of, without_persona_settings
 from persona_pipeline.consilium.runtime.adapters import resolve_adapter_dirs
 from ui_servers import BIN
 
@@ -22,11 +21,8 @@ COMMAND_SECONDS = 600
 def journey(trained_world, tmp_path_factory):
     """A copy of the trained world (materials, index, MLflow store) for commands that write to it."""
     root = tmp_path_factory.mktemp("journey")
-    shutil.copytree(trained_world.paths.materials_dir, root / "materials")
-    shutil.copytree(trained_world.paths.data_dir, root / "data")
-    shutil.copy(trained_world.root / "mlflow.db", root / "mlflow.db")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONA_")}
-    env.update(MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}", DAGSTER_HOME=str(root / "dagster_home"))
+    _, uri = copy_of(trained_world, root)
+    env = {**without_persona_settings(), "MLFLOW_TRACKING_URI": uri, "DAGSTER_HOME": str(root / "dagster_home")}
     (root / "dagster_home").mkdir()
     return {"root": root, "env": env, "where": ["--materials", str(root / "materials"), "--data", str(root / "data")]}
 

@@ -1,7 +1,6 @@
 """`persona serve` on the packaged models: the real `openai` client over HTTP, the limits, the hot swap of
 the champion, and the chat page in Chromium down to the correction in the feedback store and the Dagster asset."""
 import json
-import shutil
 import sqlite3
 import subprocess
 import threading
@@ -16,6 +15,7 @@ import uvicorn
 from mlflow import MlflowClient
 from playwright.sync_api import expect
 
+from conftest import copy_of, without_persona_settings
 from persona_pipeline.cli import main
 from persona_pipeline.defs.runs import run_feedback_review
 from persona_pipeline.feedback.candidates import CANDIDATES_DIR
@@ -23,7 +23,6 @@ from persona_pipeline.feedback.store import STORE_FILE, WAITING, FeedbackStore
 from persona_pipeline.server.app import ServerOptions, create_app
 from persona_pipeline.server.openai_protocol import MAX_BODY_BYTES, MAX_MESSAGES, MAX_QUESTION_CHARS
 from persona_pipeline.server.persona_service import Cancelled, PersonaService
-from persona_pipeline.settings import Paths
 from persona_pipeline.training.adapters import ADAPTERS
 from ui_servers import BIN, free_port, serve, tail
 
@@ -38,12 +37,7 @@ LOAD_SECONDS, ANSWER_SECONDS = 180, 60
 def served(trained_world, tmp_path_factory):
     """A copy of the trained world (its own materials, data and MLflow store, so promoting or accepting here
     changes nothing elsewhere) served by the app in this process on uvicorn, on a free loopback port."""
-    root = tmp_path_factory.mktemp("served")
-    shutil.copytree(trained_world.paths.materials_dir, root / "materials")
-    shutil.copytree(trained_world.paths.data_dir, root / "data")
-    shutil.copy(trained_world.root / "mlflow.db", root / "mlflow.db")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    paths = Paths.resolve(root / "materials", root / "data")
+    paths, uri = copy_of(trained_world, tmp_path_factory.mktemp("served"))
     service = PersonaService(paths, uri=uri, log=lambda message: None)
     options = ServerOptions(queue=3, timeout=ANSWER_SECONDS)
     port = free_port()
@@ -271,10 +265,10 @@ def test_the_coach_asks_on_the_page_opens_a_source_and_his_correction_reaches_th
 def test_persona_serve_starts_from_the_cli_and_refuses_a_public_address_without_a_key(served, tmp_path):
     paths = served["paths"]
     refused = subprocess.run([str(BIN / "persona"), "serve", "--host", "0.0.0.0"], capture_output=True, text=True,
-                             timeout=60, env=_environment())
+                             timeout=60, env=without_persona_settings())
     assert refused.returncode == 2 and "API key" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     port = free_port()
-    env = {**_environment(), "MLFLOW_TRACKING_URI": served["uri"]}
+    env = {**without_persona_settings(), "MLFLOW_TRACKING_URI": served["uri"]}
     with serve([str(BIN / "persona"), "serve", "--port", str(port), "--api-key", "s3cret", "--materials",
                 str(paths.materials_dir), "--data", str(paths.data_dir)], cwd=tmp_path, env=env,
                ready_url=f"http://127.0.0.1:{port}/readyz", log=tmp_path / "serve.log", timeout=LOAD_SECONDS) as process:
@@ -286,11 +280,6 @@ def test_persona_serve_starts_from_the_cli_and_refuses_a_public_address_without_
         assert "17 days" in answer.choices[0].message.content, tail(tmp_path / "serve.log")
         assert process.poll() is None
 
-
-def _environment() -> dict:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith("PERSONA_")}
 
 
 def _ready(url: str) -> dict:

@@ -50,9 +50,12 @@ def adapter_of(correction: Correction) -> str:
 def review_candidates(store: FeedbackStore, paths: Paths, settings: TrainingSettings, tokenizer) -> list[Candidate]:
     """Every waiting correction, validated; the valid ones are written under data/feedback/candidates/<adapter>/
     for a person to read (the folder is replaced as a whole, so it never mixes two reviews)."""
+    waiting = store.corrections(WAITING)
+    # the hand-written examples' own problems, once per adapter, not once per correction
+    known = {key: known_problems(ADAPTERS[key], paths, settings, tokenizer) for key in {adapter_of(c) for c in waiting}}
     candidates = [Candidate(c, adapter_of(c), problems_if_added(ADAPTERS[adapter_of(c)], paths, settings, tokenizer,
-                                                               f"feedback-{c.id}.yaml", example_text(c)))
-                  for c in store.corrections(WAITING)]
+                                                               f"feedback-{c.id}.yaml", example_text(c), known[adapter_of(c)]))
+                  for c in waiting]
     with staged_dir(paths.data_dir / CANDIDATES_DIR) as folder:
         for candidate in candidates:
             if not candidate.problems:
@@ -62,9 +65,14 @@ def review_candidates(store: FeedbackStore, paths: Paths, settings: TrainingSett
     return candidates
 
 
-def problems_if_added(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, tokenizer, name: str, text: str) -> list[str]:
-    """The validation problems that adding `text` as `name` to the adapter's examples would bring."""
-    before = {str(p) for p in validate_examples(spec, paths, settings, tokenizer)[1]}
+def known_problems(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, tokenizer) -> set[str]:
+    return {str(p) for p in validate_examples(spec, paths, settings, tokenizer)[1]}
+
+
+def problems_if_added(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, tokenizer, name: str, text: str,
+                      before: set[str]) -> list[str]:
+    """The validation problems that adding `text` as `name` to the adapter's examples would bring, beyond
+    `before`, the ones they have already (known_problems)."""
     with tempfile.TemporaryDirectory() as scratch:
         trial = Paths(Path(scratch), paths.data_dir, paths.config_path)
         folder = trial.materials_dir / spec.examples_folder
@@ -82,7 +90,7 @@ def accept(store: FeedbackStore, paths: Paths, settings: TrainingSettings, token
     correction = _waiting(store, feedback_id)
     spec = ADAPTERS[adapter_of(correction)]
     name, text = f"feedback-{correction.id}.yaml", example_text(correction)
-    problems = problems_if_added(spec, paths, settings, tokenizer, name, text)
+    problems = problems_if_added(spec, paths, settings, tokenizer, name, text, known_problems(spec, paths, settings, tokenizer))
     if problems:
         raise ValueError(f"correction {feedback_id} does not pass validation: " + "; ".join(problems))
     target = paths.materials_dir / spec.examples_folder / ACCEPTED_FOLDER / name

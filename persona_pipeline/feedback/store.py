@@ -51,6 +51,8 @@ class FeedbackStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._transaction() as db:
+            # WAL is a property of the file: set once, every later connection uses it
+            db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
 
     @classmethod
@@ -61,7 +63,6 @@ class FeedbackStore:
     def _transaction(self):
         # one connection per call: the server writes from its worker threads, Dagster and the CLI from theirs
         with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS)) as db:
-            db.execute("PRAGMA journal_mode=WAL")
             with db:
                 yield db
 
