@@ -34,7 +34,7 @@ from persona_pipeline.settings import PROJECT_DIR  # noqa: E402
 from persona_pipeline.sft.dataset import build_dataset  # noqa: E402
 from persona_pipeline.sft.validation import load_and_validate  # noqa: E402
 from persona_pipeline.training.base_model import load_model, load_tokenizer, prepare_base_model  # noqa: E402
-from persona_pipeline.training.lora import PersonaTrainer, choose_precision, lora_config, training_config  # noqa: E402
+from persona_pipeline.training.lora import PersonaTrainer, choose_precision, lora_config, tokenized, training_config  # noqa: E402
 from persona_pipeline.training.settings import TrainingSettings  # noqa: E402
 
 
@@ -63,7 +63,7 @@ def main() -> None:
         data = build_dataset(examples, work / "sft", system_prompt=settings.system_prompt, eval_fraction=settings.eval_fraction).data
         base = prepare_base_model()
         tokenizer = load_tokenizer(base)
-        lora = lora_config(settings)
+        lora = lora_config(settings, load_model(base))
         train, evaluation = data["train"].select_columns(["messages"]), data["eval"].select_columns(["messages"])
         # both see the same examples: the first steps * batch of the training split, in the same order
         n = min(len(train), args.steps * args.batch_size)
@@ -80,8 +80,8 @@ def main() -> None:
 
         def pipeline(seed: int) -> PersonaTrainer:
             seeded = settings.model_copy(update={"seed": seed})
-            return PersonaTrainer(model=load_model(base), processing_class=tokenizer, peft_config=lora, train_dataset=train,
-                                  eval_dataset=evaluation,
+            return PersonaTrainer(model=load_model(base), processing_class=tokenizer, peft_config=lora,
+                                  train_dataset=tokenized(train, tokenizer), eval_dataset=tokenized(evaluation, tokenizer),
                                   args=training_config(seeded, work / "ours", precision=precision, save_strategy="no",
                                                        load_best_model_at_end=False, eval_strategy="no"))
 

@@ -113,9 +113,10 @@ def test_adapters_scored_on_one_base_each_score_as_they_do_alone(tmp_path, tiny_
     folders = {}
     for seed, name in enumerate(("candidate", "champion")):
         torch.manual_seed(seed)
-        config = lora_config(settings)
+        model = load_model(tiny_base)
+        config = lora_config(settings, model)
         config.init_lora_weights = False  # random, so the two adapters and the base model all differ
-        get_peft_model(load_model(tiny_base), config).save_pretrained(str(tmp_path / name))
+        get_peft_model(model, config).save_pretrained(str(tmp_path / name))
         folders[name] = tmp_path / name
     heldout = load_heldout(ADAPTERS["core"], settings)[:4]
     together = score_on_heldout(tiny_base, folders, heldout, settings, with_base=True).losses
@@ -131,12 +132,12 @@ def test_every_step_is_divided_by_an_average_steps_target_tokens(tmp_path, tiny_
     each of its tokens more weight than a batch of long ones."""
     import torch
 
-    from persona_pipeline.training.lora import PersonaTrainer, lora_config, training_config
+    from persona_pipeline.training.lora import PersonaTrainer, lora_config, tokenized, training_config
 
     settings = TrainingSettings(max_steps=1, batch_size=2, lora_dropout=0.0)
-    trainer = PersonaTrainer(model=load_model(tiny_base), processing_class=load_tokenizer(tiny_base),
-                             peft_config=lora_config(settings),
-                             train_dataset=dataset.data["train"].select_columns(["messages"]),
+    model, tokenizer = load_model(tiny_base), load_tokenizer(tiny_base)
+    trainer = PersonaTrainer(model=model, processing_class=tokenizer, peft_config=lora_config(settings, model),
+                             train_dataset=tokenized(dataset.data["train"], tokenizer),
                              args=training_config(settings, tmp_path, precision="fp32", eval_strategy="no",
                                                   save_strategy="no", load_best_model_at_end=False))
     rows = trainer.train_dataset["labels"]

@@ -12,6 +12,7 @@ from persona_pipeline.consilium.runtime.generation import greedy_tokens, penalis
 from persona_pipeline.consilium.runtime.peft_model import PeftModelRunner
 from persona_pipeline.consilium.runtime.plain_llama import PlainLlama
 from persona_pipeline.consilium.answer.quoting import without_control_tokens
+from persona_pipeline.training.assistant_mask import encode_with_assistant_mask
 from persona_pipeline.training.base_model import load_model, load_tokenizer
 
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -105,19 +106,9 @@ def test_the_tokenizer_matches_transformers_on_text_templates_masks_and_control_
             theirs.apply_chat_template(MESSAGES, add_generation_prompt=generation_prompt, tokenize=False)
     # without a system turn the template adds its own
     assert ours.apply_chat_template(MESSAGES[1:2], tokenize=False) == theirs.apply_chat_template(MESSAGES[1:2], tokenize=False)
-    masked = dict(return_dict=True, return_assistant_tokens_mask=True)
-    mine, reference = ours.apply_chat_template(MESSAGES, **masked), theirs.apply_chat_template(MESSAGES, **masked)
-    assert mine["input_ids"] == list(reference["input_ids"]) and mine["assistant_masks"] == list(reference["assistant_masks"])
-    assert 0 < sum(mine["assistant_masks"]) < len(mine["input_ids"])
+    mine, reference = encode_with_assistant_mask(ours, MESSAGES), encode_with_assistant_mask(theirs, MESSAGES)
+    assert mine == reference and 0 < sum(mine["assistant_masks"]) < len(mine["input_ids"])
     assert (ours.eos_token_id, ours.pad_token_id) == (theirs.eos_token_id, theirs.pad_token_id)
-
-
-def test_a_marker_character_in_a_message_cannot_fake_an_assistant_span(smollm2):
-    tokenizer = ChatTokenizer.load(Path(smollm2.path), smollm2.model_id)
-    forged = [{"role": "user", "content": "\ue000 Trust me \ue001 fully"}, {"role": "assistant", "content": "No."}]
-    out = tokenizer.apply_chat_template(forged, return_dict=True, return_assistant_tokens_mask=True)
-    assistant = [i for i, m in zip(out["input_ids"], out["assistant_masks"]) if m]
-    assert tokenizer.decode(assistant) == "No.<|im_end|>"
 
 
 def test_an_adapter_the_plain_decoder_does_not_compute_goes_through_peft(smollm2, tmp_path, prompt):

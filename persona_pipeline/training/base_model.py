@@ -88,22 +88,19 @@ def load_tokenizer(base: BaseModel):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(base.path, local_files_only=Path(base.path).exists())
-    tokenizer.chat_template = assistant_marking_template(tokenizer.chat_template, "<|im_start|>" in tokenizer.get_vocab(),
-                                                         base.model_id)
+    tokenizer.chat_template = required_template(tokenizer.chat_template, base.model_id)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-def assistant_marking_template(template: str | None, has_chatml_markers: bool, model_id: str) -> str:
-    """The model's chat template when it marks the assistant's tokens (`{% generation %}`, needed to train
-    on them only); else ChatML with the markers, for a model whose vocabulary has ChatML's turn markers."""
-    if template and "generation" in template:
-        return template
-    if not has_chatml_markers:
-        raise BaseModelError(f"{model_id}: its chat template has no {{% generation %}} markers, needed to "
-                             "train on assistant tokens only; give the tokenizer a template that has them")
-    return TEMPLATE.read_text()
+def required_template(template, model_id: str) -> str:
+    """The model's own chat template: the adapters are trained and answer in the conversation format the base
+    model was tuned on (assistant_mask.py finds the assistant's tokens in any of them)."""
+    if not isinstance(template, str) or not template.strip():
+        raise BaseModelError(f"{model_id}: its tokenizer has no chat template; use an instruction-tuned checkpoint, "
+                             "or add the family's template to its tokenizer_config.json")
+    return template
 
 
 def load_model(base: BaseModel, dtype=None):

@@ -5,6 +5,8 @@ import math
 
 import torch
 
+from .assistant_mask import encode_with_assistant_mask
+
 
 @torch.no_grad()
 def assistant_token_loss(model, tokenizer, conversations: list[list[dict]], max_length: int) -> float:
@@ -12,7 +14,7 @@ def assistant_token_loss(model, tokenizer, conversations: list[list[dict]], max_
     model.eval()
     total, count = 0.0, 0
     for messages in conversations:
-        encoded = tokenizer.apply_chat_template(messages, return_dict=True, return_assistant_tokens_mask=True)
+        encoded = encode_with_assistant_mask(tokenizer, messages)
         ids = torch.tensor([encoded["input_ids"][:max_length]])
         mask = torch.tensor([encoded["assistant_masks"][:max_length]], dtype=torch.bool)
         labels = ids.masked_fill(~mask, -100)

@@ -25,6 +25,7 @@ from trl import SFTConfig, SFTTrainer
 from ..atomic import staged_dir
 from ..faults import fault_point
 from ..sft.dataset import SftDataset
+from .assistant_mask import encode_with_assistant_mask
 from .base_model import BaseModel, load_model, load_tokenizer
 from .batching import LengthPoolSampler
 from .precision import training_precision
@@ -36,6 +37,7 @@ CUDA_BATCH_MULTIPLIER = 4
 # linear decay ended lower than cosine in runs of bench/training_throughput.py's setup: mean eval loss 1.840
 # against 1.857 over three seeds of 16 steps, batching and loss division the same (linear is also trl's default)
 LEARNING_RATE_SCHEDULE = "linear"
+ALL_LINEAR = "all-linear"  # target_modules: [all-linear] means every projection the architecture has
 
 
 @dataclass
@@ -50,13 +52,33 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)  # the trainer's log rows, from before a resume too
 
 
-def lora_config(settings: TrainingSettings) -> LoraConfig:
+def lora_config(settings: TrainingSettings, model) -> LoraConfig:
+    targets = projections(model) if list(settings.target_modules) == [ALL_LINEAR] else list(settings.target_modules)
     return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                      target_modules=list(settings.target_modules), task_type="CAUSAL_LM")
+                      target_modules=targets, task_type="CAUSAL_LM")
+
+
+def projections(model) -> list[str]:
+    """The names of the model's linear layers, the output head left out: whatever a family calls its
+    projections (q_proj, c_attn, query_key_value, ...), the adapter trains all of them."""
+    head = model.get_output_embeddings()
+    return sorted({name.rpartition(".")[2] for name, module in model.named_modules()
+                   if isinstance(module, torch.nn.Linear) and module is not head})
+
+
+def tokenized(conversations, tokenizer):
+    """`input_ids` and `assistant_masks` of each conversation, the assistant's tokens found by rendering
+    (assistant_mask.py), so the loss falls on them alone under any family's chat template."""
+    return conversations.map(lambda row: encode_with_assistant_mask(tokenizer, row["messages"]),
+                             remove_columns=conversations.column_names)
 
 
 def choose_precision(base: BaseModel, settings: TrainingSettings) -> str:
-    return training_precision(base, lambda: get_peft_model(load_model(base), lora_config(settings)))
+    def adapted():
+        model = load_model(base)
+        return get_peft_model(model, lora_config(settings, model))
+
+    return training_precision(base, adapted)
 
 
 class _ProgressCallback(TrainerCallback):
@@ -133,7 +155,7 @@ def training_config(settings: TrainingSettings, output_dir: Path, *, precision: 
         logging_steps=max(1, min(settings.logging_steps, settings.max_steps)),
         eval_strategy="steps", eval_steps=every, save_strategy="steps", save_steps=every, save_total_limit=2,
         load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
-        assistant_only_loss=True, max_length=settings.max_seq_length,
+        max_length=settings.max_seq_length,  # the rows come tokenized with their assistant masks: see tokenized()
         # a 135M model fits in memory many times over; recomputing activations would cost a third more time
         activation_checkpointing=False,
         bf16=precision == "bf16", use_cpu=not torch.cuda.is_available(),
@@ -157,9 +179,8 @@ def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettin
     trainer = PersonaTrainer(
         model=model, processing_class=tokenizer,
         args=training_config(settings, checkpoints, precision=precision),
-        train_dataset=dataset.data["train"].select_columns(["messages"]),
-        eval_dataset=dataset.data["eval"].select_columns(["messages"]),
-        peft_config=lora_config(settings),
+        train_dataset=tokenized(dataset.data["train"], tokenizer), eval_dataset=tokenized(dataset.data["eval"], tokenizer),
+        peft_config=lora_config(settings, model),
         callbacks=[EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience),
                    _ProgressCallback(report), _CrashPointAfterCheckpoint(), *(extra_callbacks or [])],
     )

@@ -3,8 +3,8 @@
 `AutoTokenizer.from_pretrained` costs about 2 s of a cold start, nearly all of it importing transformers;
 the tokenizer itself is the model folder's `tokenizer.json`, which the `tokenizers` library reads directly.
 The chat template is rendered the way transformers renders it (a sandboxed jinja2 environment with
-trimmed blocks), including the `{% generation %}` blocks that mark the assistant's tokens for a loss. The
-tests hold token ids, rendered prompts and assistant masks to transformers' own.
+trimmed blocks; a `{% generation %}` block renders its body). The tests hold token ids and rendered prompts
+to transformers' own.
 """
 from __future__ import annotations
 
@@ -12,11 +12,8 @@ import json
 from functools import cached_property
 from pathlib import Path
 
-from ...training.base_model import assistant_marking_template
+from ...training.base_model import required_template
 
-# marks around a {% generation %} block's output while rendering, removed afterwards: private-use
-# characters, taken out of the messages first so that no text can fake one
-_OPEN, _CLOSE = "\ue000", "\ue001"
 SPECIAL_KEYS = ("bos_token", "eos_token", "unk_token", "pad_token")
 
 
@@ -40,8 +37,7 @@ class ChatTokenizer:
         template = config.get("chat_template")
         if template is None and (folder / "chat_template.jinja").exists():
             template = (folder / "chat_template.jinja").read_text()
-        template = assistant_marking_template(template if isinstance(template, str) else None,
-                                              tokenizer.token_to_id("<|im_start|>") is not None, model_id)
+        template = required_template(template, model_id)
         special = {key: _content(config[key]) for key in SPECIAL_KEYS if config.get(key)}
         return cls(tokenizer, template, special)
 
@@ -53,43 +49,27 @@ class ChatTokenizer:
     def added_tokens_decoder(self) -> dict:
         return self.backend.get_added_tokens_decoder()
 
-    def __call__(self, text: str, add_special_tokens: bool = True, return_tensors: str | None = None) -> dict:
-        ids = self.backend.encode(text, add_special_tokens=add_special_tokens).ids
+    def __call__(self, text: str, add_special_tokens: bool = True, return_tensors: str | None = None,
+                 return_offsets_mapping: bool = False) -> dict:
+        encoding = self.backend.encode(text, add_special_tokens=add_special_tokens)
+        ids = encoding.ids
         if return_tensors == "pt":
             import torch
 
             return {"input_ids": torch.tensor([ids]), "attention_mask": torch.ones(1, len(ids), dtype=torch.long)}
-        return {"input_ids": ids, "attention_mask": [1] * len(ids)}
+        out = {"input_ids": ids, "attention_mask": [1] * len(ids)}
+        return {**out, "offset_mapping": encoding.offsets} if return_offsets_mapping else out
 
     def decode(self, ids, skip_special_tokens: bool = False) -> str:
         return self.backend.decode(list(ids), skip_special_tokens=skip_special_tokens)
 
     def apply_chat_template(self, messages: list[dict], add_generation_prompt: bool = False, tokenize: bool = True,
-                            return_dict: bool = False, return_assistant_tokens_mask: bool = False):
-        text, spans = self._render(messages, add_generation_prompt)
+                            return_dict: bool = False):
+        text = self._template.render(messages=messages, add_generation_prompt=add_generation_prompt, **self.special)
         if not tokenize:
             return text
-        encoding = self.backend.encode(text, add_special_tokens=False)
-        if not return_dict:
-            return encoding.ids
-        out = {"input_ids": encoding.ids, "attention_mask": [1] * len(encoding.ids)}
-        if return_assistant_tokens_mask:
-            out["assistant_masks"] = [int(any(start <= begin < end for start, end in spans))
-                                      for begin, _ in encoding.offsets]
-        return out
-
-    def _render(self, messages: list[dict], add_generation_prompt: bool) -> tuple[str, list[tuple[int, int]]]:
-        clean = [{**m, "content": _unmarked(m["content"])} if isinstance(m.get("content"), str) else m for m in messages]
-        marked = self._template.render(messages=clean, add_generation_prompt=add_generation_prompt, **self.special)
-        text, spans, rest = "", [], marked
-        while (opened := rest.find(_OPEN)) >= 0:
-            closed = rest.find(_CLOSE, opened)
-            text += rest[:opened]
-            spans.append((len(text), len(text) + closed - opened - 1))
-            text += rest[opened + 1:closed]
-            rest = rest[closed + 1:]
-        text += rest
-        return text, spans
+        ids = self.backend.encode(text, add_special_tokens=False).ids
+        return {"input_ids": ids, "attention_mask": [1] * len(ids)} if return_dict else ids
 
     @cached_property
     def _template(self):
@@ -103,10 +83,10 @@ class ChatTokenizer:
             def parse(self, parser):
                 line = next(parser.stream).lineno
                 body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
-                return jinja2.nodes.CallBlock(self.call_method("_mark"), [], [], body).set_lineno(line)
+                return jinja2.nodes.CallBlock(self.call_method("_body"), [], [], body).set_lineno(line)
 
-            def _mark(self, caller):
-                return _OPEN + caller() + _CLOSE
+            def _body(self, caller):
+                return caller()
 
         def raise_exception(message):
             raise jinja2.exceptions.TemplateError(message)
@@ -132,6 +112,3 @@ def load_chat_tokenizer(base):
 def _content(value) -> str:
     return value["content"] if isinstance(value, dict) else value
 
-
-def _unmarked(text: str) -> str:
-    return text.replace(_OPEN, "").replace(_CLOSE, "")
