@@ -6,6 +6,7 @@ answer is kept, keyed by CPU model, model and torch version, for every later pro
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import time
 from typing import Callable
@@ -15,15 +16,19 @@ from .settings import model_cache_dir
 
 
 def measured_once(file_name: str, key: str, measure: Callable[[], dict]) -> dict:
-    """The record `measure()` returned the first time `key` was seen; measured now if never."""
+    """The record `measure()` returned the first time `key` was seen; measured now if never. Processes that
+    ask at once (the ranks of a multi-process training) wait for one measurement and share it."""
     path = model_cache_dir() / file_name
-    try:
-        records = json.loads(path.read_text())
-    except (OSError, ValueError):
-        records = {}
-    if key not in records:
-        records[key] = measure()
-        write_text(path, json.dumps(records, indent=1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            records = json.loads(path.read_text())
+        except (OSError, ValueError):
+            records = {}
+        if key not in records:
+            records[key] = measure()
+            write_text(path, json.dumps(records, indent=1))
     return records[key]
 
 

@@ -20,6 +20,11 @@ def draw_in_terminal(stream: TextIO | None = sys.stderr) -> None:
     _terminal = stream
 
 
+def drawing() -> bool:
+    """Whether bars are drawn in a terminal (a training process launched from here draws its own there)."""
+    return _terminal is not None
+
+
 class Announcer:
     """A log function for stage messages ("converting the base model", "scoring the held-out set") that
     also echoes them above the bars: with bars on, the CLI hides the INFO log, not these messages."""

@@ -1,5 +1,7 @@
 """The adapter assets on the real packaged SmolLM2, tracked in a real MLflow store read back through
 MlflowClient: params, per-step metrics, dataset inputs, adapter files, versions and the champion alias."""
+import os
+
 import dagster as dg
 import mlflow
 import pytest
@@ -36,6 +38,11 @@ def test_training_is_tracked_registered_and_the_alias_moves_only_when_better(tmp
     assert params["lora_r"] == "16" and params["max_steps"] == "2" and "SmolLM2" in params["base_model_id"]
     assert params["dataset_digest"] == dataset.digest
     assert run.data.tags["dagster.asset"] == "lora_core_self" and run.data.tags["dagster.run_id"] == first.run_id
+    # trained in its own process, launched through Dagster Pipes, whose stage messages reached the run log
+    assert not run.data.tags["persona.owner"].endswith(f":{os.getpid()}")
+    logged = [e.user_message for e in core_runs.instance.all_logs(first.run_id)]
+    assert any("[pipes] external process successfully opened" in m for m in logged)
+    assert any(f"MLflow run {run.info.run_id} (1 training process)" in m for m in logged)
     assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1, 2]
     assert client.get_metric_history(run.info.run_id, "eval_loss") and client.get_metric_history(run.info.run_id, "eval_perplexity")
     assert client.get_metric_history(run.info.run_id, "learning_rate")
@@ -82,6 +89,9 @@ def test_training_is_tracked_registered_and_the_alias_moves_only_when_better(tmp
     # a run that fails mid-training is FAILED in MLflow and registers nothing
     third = train_core(SAMPLES, tmp_path / "data", dg.DagsterInstance.ephemeral(), uri, target_modules=["no_such_projection"])
     assert not third.success
+    failure = next(e for e in third.dagster.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "CoreSelf training failed: ValueError:" in message and "no_such_projection" in message and "\n" not in message.strip()
     runs = client.search_runs([client.get_experiment_by_name("persona-adapters").experiment_id])
     assert sorted(r.info.status for r in runs) == ["FAILED", "FINISHED", "FINISHED"]
     assert len(client.search_model_versions("name='persona-core-self'")) == 2

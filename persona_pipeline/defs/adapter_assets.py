@@ -9,16 +9,19 @@ import statistics
 import dagster as dg
 
 from .. import charts
-from ..progress import Announcer
+from ..progress import Announcer, drawing
 from ..training.adapters import ADAPTERS, AdapterSpec
 from ..training.base_model import prepare_base_model
+from ..training.distributed import launch_command
 from ..training.tracking import model_version_url, run_url
 from .grouping import EVALUATION, SFT, TRAINING, in_group
 from .metadata import image, markdown_table
 from .resources import MlflowTracking, PersonaPaths, TrainingSettingsResource
+from .training_process import FAILURE_PREFIX, job_environment
 
 PREVIEW_ROWS = 8    # training conversations shown in the dataset's metadata: enough to see its shape
 PREVIEW_CHARS = 80  # of each message in the preview: enough to recognise it, short enough for one table row
+TRAINING_MODULE = "persona_pipeline.defs.training_process"
 TOKENS_PERCENTILE = 0.95  # tokens_p95: the length nearly every conversation fits in, less sensitive than the max
 
 
@@ -27,6 +30,21 @@ def base_model(context: dg.AssetExecutionContext, training_settings: TrainingSet
     base = prepare_base_model(training_settings.base_model, log=Announcer(context.log.info))
     return dg.MaterializeResult(metadata={"model_id": base.model_id, "revision": base.revision[:16],
                                           "path": dg.MetadataValue.path(base.path)})
+
+
+def _training_failure(context: dg.AssetExecutionContext, spec: AdapterSpec, uri: str, exc: Exception) -> str:
+    """One line: the training process's own reason when it logged one, else whether it was killed."""
+    from ..training.tracking import RunLogger
+
+    closed = RunLogger(uri).close_abandoned_runs()  # a killed process could not end its MLflow run itself
+    reasons = [entry.user_message for entry in context.instance.all_logs(context.run.run_id)
+               if FAILURE_PREFIX in (entry.user_message or "")]
+    if reasons:
+        return f"{spec.title} {reasons[-1][reasons[-1].index(FAILURE_PREFIX):]}"
+    if closed:
+        return (f"{spec.title}: the training process was killed ({' '.join(str(exc).split())}); MLflow run "
+                f"{', '.join(closed)} marked KILLED; the next run resumes from its last checkpoint")
+    return f"{spec.title}: the training process ended without a result ({' '.join(str(exc).split())})"
 
 
 def _problem_table(problems) -> str:
@@ -89,13 +107,21 @@ def build_adapter_definitions(spec: AdapterSpec) -> dg.Definitions:
               tags={"persona/adapter": spec.key},
               description=f"The {spec.title} LoRA adapter: trained with trl, logged to MLflow, registered as {spec.registered_model}.")
     def lora(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, mlflow_tracking: MlflowTracking,
-             training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
-        from ..training.pipeline import train_adapter
+             training_settings: TrainingSettingsResource, training_launcher: dg.ResourceParam[dg.PipesClient]) -> dg.MaterializeResult:
+        """Trains in its own process (or torchrun's processes) through Dagster Pipes: the `training_launcher`
+        resource decides where that process runs (a subprocess here; a Kubernetes pod or a GPU host by swapping it)."""
+        from ..training.outcome import TrainingOutcome
 
-        outcome = train_adapter(spec, persona_paths.paths(), training_settings.settings(), report=Announcer(context.log.info),
-                                uri=mlflow_tracking.uri(),
-                                tags={"dagster.run_id": context.run.run_id, "dagster.asset": spec.asset_name})
-        uri = outcome.tracking_uri
+        settings, uri = training_settings.settings(), mlflow_tracking.uri()
+        folders = persona_paths.paths()
+        env = job_environment(adapter=spec.key, materials_dir=str(folders.materials_dir), data_dir=str(folders.data_dir),
+                              config_path=str(folders.config_path), settings=settings.model_dump(), tracking_uri=uri,
+                              tags={"dagster.run_id": context.run.run_id, "dagster.asset": spec.asset_name}, terminal=drawing())
+        try:
+            invocation = training_launcher.run(context=context, command=launch_command(TRAINING_MODULE, settings.processes), env=env)
+        except Exception as exc:  # any client's failure: the process's own one-line reason is in the run log
+            raise dg.Failure(description=_training_failure(context, spec, uri, exc)) from exc
+        outcome = TrainingOutcome.from_json(invocation.get_custom_messages()[-1])
         return dg.MaterializeResult(metadata={
             "mlflow_run_id": outcome.run_id, "registered_model": spec.registered_model, "version": outcome.version,
             "steps": outcome.steps, "eval_loss": outcome.eval_loss, "heldout_loss": outcome.heldout_loss,

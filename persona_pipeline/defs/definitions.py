@@ -16,7 +16,9 @@ def build_definitions(materials: str | None = None, data: str | None = None) -> 
             # one process per run: the embedder and base model load once instead of once per step
             executor=dg.in_process_executor,
             resources={"persona_paths": PersonaPaths.from_environment(materials, data), "embedder": EmbedderResource(),
-                       "mlflow_tracking": MlflowTracking(), "training_settings": TrainingSettingsResource()}),
+                       "mlflow_tracking": MlflowTracking(), "training_settings": TrainingSettingsResource(),
+                       # where a LoRA asset's training process runs: see docs/scale-out.md to run it in a pod or on a GPU host
+                       "training_launcher": dg.PipesSubprocessClient()}),
     )
 
 

@@ -28,6 +28,7 @@ from ..sft.dataset import SftDataset
 from .assistant_mask import encode_with_assistant_mask
 from .base_model import BaseModel, load_model, load_tokenizer
 from .batching import LengthPoolSampler
+from .distributed import world_size
 from .precision import training_precision
 from .settings import TrainingSettings
 
@@ -104,10 +105,12 @@ class _ProgressCallback(TrainerCallback):
 
 
 class _CrashPointAfterCheckpoint(TrainerCallback):
-    """PERSONA_FAULT=train:checkpoint-saved kills the process once a checkpoint is on disk (crash tests)."""
+    """PERSONA_FAULT=train:checkpoint-saved kills the process once a checkpoint is on disk (crash tests): the
+    main one, which writes it, so the kill never lands while the checkpoint is half-written."""
 
     def on_save(self, args, state, control, **kwargs):
-        fault_point("train:checkpoint-saved")
+        if state.is_world_process_zero:
+            fault_point("train:checkpoint-saved")
 
 
 def last_complete_checkpoint(folder: Path) -> str | None:
@@ -133,14 +136,22 @@ class PersonaTrainer(SFTTrainer):
 
     @cached_property
     def _target_tokens_per_step(self) -> float:
-        # trl's prepared rows: truncated, labels -100 off the assistant's turns; the first token is never a target
+        # trl's prepared rows: truncated, labels -100 off the assistant's turns; the first token is never a target.
+        # A step of N processes holds N batches: each process's loss is scaled by N and DDP averages the
+        # gradients, so dividing by a whole step's tokens gives the gradient of one process with N times the batch
         labels = self.train_dataset["labels"]
         per_example = sum(sum(label != -100 for label in row[1:]) for row in labels) / len(labels)
-        return per_example * self.args.per_device_train_batch_size * self.args.gradient_accumulation_steps
+        return per_example * self._global_batch * self.args.gradient_accumulation_steps
+
+    @property
+    def _global_batch(self) -> int:
+        return self.args.per_device_train_batch_size * world_size()
 
     def _get_train_sampler(self, train_dataset=None):
+        # the order one process would draw whole steps in; accelerate hands each process its share of a step,
+        # so N processes see the examples of a single process with N times the batch, step by step
         dataset = train_dataset if train_dataset is not None else self.train_dataset
-        return LengthPoolSampler([len(ids) for ids in dataset["input_ids"]], self.args.per_device_train_batch_size,
+        return LengthPoolSampler([len(ids) for ids in dataset["input_ids"]], self._global_batch,
                                  self.args.data_seed if self.args.data_seed is not None else self.args.seed)
 
 
@@ -159,16 +170,19 @@ def training_config(settings: TrainingSettings, output_dir: Path, *, precision: 
         # a 135M model fits in memory many times over; recomputing activations would cost a third more time
         activation_checkpointing=False,
         bf16=precision == "bf16", use_cpu=not torch.cuda.is_available(),
+        ddp_backend="gloo" if world_size() > 1 and not torch.cuda.is_available() else None,
         include_num_input_tokens_seen="non_padding", report_to="none", disable_tqdm=True, dataloader_num_workers=0,
     )
     values.update(overrides)
     return SFTConfig(**values)
 
 
-def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettings, work_dir: Path, adapter_out: Path,
-               report: Callable[[dict], None] = lambda row: None, extra_callbacks: list | None = None) -> TrainResult:
+def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettings, work_dir: Path, adapter_out: Path | None,
+               report: Callable[[dict], None] = lambda row: None, extra_callbacks: list | None = None) -> TrainResult | None:
     """Train one adapter; resume from this setup's last checkpoint if an earlier run was interrupted.
-    The adapter is written to `adapter_out` only when training finished (staged, then renamed)."""
+    The adapter is written to `adapter_out` only when training finished (staged, then renamed). In a
+    multi-process run the main process writes it and returns the result; the others (whose `adapter_out`
+    is None) return None."""
     torch.manual_seed(settings.seed)
     tokenizer = load_tokenizer(base)
     precision = choose_precision(base, settings)
@@ -189,6 +203,8 @@ def train_lora(*, base: BaseModel, dataset: SftDataset, settings: TrainingSettin
     trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - started
     evaluation = trainer.evaluate()
+    if not trainer.is_world_process_zero():
+        return None
     with staged_dir(adapter_out) as staging:
         trainer.model.save_pretrained(str(staging))
         tokenizer.save_pretrained(str(staging))

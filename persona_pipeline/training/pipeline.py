@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -17,8 +16,10 @@ from ..sft.adapter_data import load_heldout
 from ..sft.dataset import SftDataset, load_latest
 from .adapters import BASE_TAG, BASE_TAG_CHARS, AdapterSpec
 from .base_model import BaseModel, prepare_base_model
+from .distributed import is_main, world_size
 from .heldout import perplexity
 from .lora import TrainResult, train_lora
+from .outcome import TrainingOutcome
 from .promotion import BASE, sample_generations, score_on_heldout
 from .settings import TrainingSettings
 from .tracking import RunLogger
@@ -28,28 +29,17 @@ TRAINER_METRICS = {"loss": "train_loss", "eval_loss": "eval_loss", "learning_rat
                    "tokens_per_second": "tokens_per_second"}  # trainer log key -> MLflow metric
 
 
-@dataclass
-class TrainingOutcome:
-    run_id: str
-    version: str
-    experiment_id: str
-    tracking_uri: str
-    steps: int
-    eval_loss: float | None
-    heldout_loss: float
-    base_heldout_loss: float
-    seconds: float
-    resumed_from: str | None
-    loss_history: dict[str, list[tuple[int, float]]]  # "train" / "eval" -> (step, loss)
-    adapter_dir: Path
-
-
 def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *, report: Log = print,
-                  tags: dict | None = None, uri: str | None = None) -> TrainingOutcome:
+                  tags: dict | None = None, uri: str | None = None) -> TrainingOutcome | None:
     """Train on the latest dataset, log everything to MLflow, register a new version. A failure marks
-    the MLflow run FAILED and registers nothing."""
+    the MLflow run FAILED and registers nothing. In a multi-process run only the main process does all
+    that; the others train their share of each step and return None."""
     dataset = load_latest(paths.data_dir / "sft" / spec.key)
     base = prepare_base_model(settings.base_model, log=report)
+    if not is_main():
+        train_lora(base=base, dataset=dataset, settings=settings, work_dir=paths.data_dir / "checkpoints" / spec.key,
+                   adapter_out=None)
+        return None
     heldout = load_heldout(spec, settings)
     tracking = RunLogger(uri)
     for run_id in tracking.close_abandoned_runs():
@@ -57,6 +47,7 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
     started = time.perf_counter()
     run_tags = {"adapter": spec.title, "persona.adapter_key": spec.key, **(tags or {})}
     with tracking.new_run(f"{spec.title} {dt.datetime.now():%m-%d %H:%M:%S}", run_tags) as run:
+        report(f"MLflow run {run.run_id} ({world_size()} training process{'es' if world_size() > 1 else ''})")
         _log_inputs(run, spec, settings, base, dataset)
         adapter_dir = paths.data_dir / "adapters" / spec.key / run.run_id
         steps = Progress(report, f"training {spec.title}", "steps")

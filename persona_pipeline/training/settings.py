@@ -48,6 +48,7 @@ class TrainingFields(BaseModel):
     logging_steps: int
     sample_generations: int
     sample_max_new_tokens: int
+    processes: int
 
     def fingerprint(self) -> str:
         """Identifies a training setup, so a checkpoint is only resumed by the same setup."""
