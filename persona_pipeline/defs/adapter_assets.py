@@ -17,6 +17,7 @@ from ..training.tracking import model_version_url, run_url
 from .grouping import EVALUATION, SFT, TRAINING, in_group
 from .metadata import image, markdown_table
 from .resources import MlflowTracking, PersonaPaths, TrainingSettingsResource
+from .retraining import RETRAIN_TAG, build_retrain_sensor, training_pool
 from .training_process import FAILURE_PREFIX, job_environment
 
 PREVIEW_ROWS = 8    # training conversations shown in the dataset's metadata: enough to see its shape
@@ -30,6 +31,21 @@ def base_model(context: dg.AssetExecutionContext, training_settings: TrainingSet
     base = prepare_base_model(training_settings.base_model, log=Announcer(context.log.info))
     return dg.MaterializeResult(metadata={"model_id": base.model_id, "revision": base.revision[:16],
                                           "path": dg.MetadataValue.path(base.path)})
+
+
+def _already_trained(spec: AdapterSpec, folders, settings, uri: str) -> str | None:
+    """The newest registered version, when it was trained on this very dataset with these settings."""
+    import mlflow
+
+    from ..sft.dataset import load_latest
+    from ..training.adapters import DATASET_TAG, SETTINGS_TAG
+    from ..training.tracking import latest_version
+
+    version = latest_version(mlflow.MlflowClient(uri), spec.registered_model)
+    digest = load_latest(folders.data_dir / "sft" / spec.key).digest
+    if version and version.tags.get(DATASET_TAG) == digest[:16] and version.tags.get(SETTINGS_TAG) == settings.fingerprint():
+        return str(version.version)
+    return None
 
 
 def _training_failure(context: dg.AssetExecutionContext, spec: AdapterSpec, uri: str, exc: Exception) -> str:
@@ -54,7 +70,7 @@ def _problem_table(problems) -> str:
 def build_adapter_definitions(spec: AdapterSpec) -> dg.Definitions:
     """The adapter's dataset (with its blocking check), LoRA run and evaluation, and the job that runs them."""
 
-    @dg.asset(name=spec.dataset_asset, deps=[base_model], kinds={"huggingface"},
+    @dg.asset(name=spec.dataset_asset, deps=[base_model], kinds={"huggingface"}, pool=training_pool(spec),
               description=f"{spec.title} worldview examples as a chat SFT dataset: validated, de-duplicated, split, saved with a digest.")
     def sft_dataset(context: dg.AssetExecutionContext, persona_paths: PersonaPaths,
                     training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
@@ -104,16 +120,20 @@ def build_adapter_definitions(spec: AdapterSpec) -> dg.Definitions:
             "details": dg.MetadataValue.md(_problem_table(problems))})
 
     @dg.asset(name=spec.asset_name, deps=[spec.dataset_asset, base_model], kinds={"peft", "mlflow"},
-              tags={"persona/adapter": spec.key},
+              tags={"persona/adapter": spec.key}, pool=training_pool(spec), output_required=False,
               description=f"The {spec.title} LoRA adapter: trained with trl, logged to MLflow, registered as {spec.registered_model}.")
     def lora(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, mlflow_tracking: MlflowTracking,
-             training_settings: TrainingSettingsResource, training_launcher: dg.ResourceParam[dg.PipesClient]) -> dg.MaterializeResult:
+             training_settings: TrainingSettingsResource, training_launcher: dg.ResourceParam[dg.PipesClient]):
         """Trains in its own process (or torchrun's processes) through Dagster Pipes: the `training_launcher`
-        resource decides where that process runs (a subprocess here; a Kubernetes pod or a GPU host by swapping it)."""
+        resource decides where that process runs (a subprocess here; a Kubernetes pod or a GPU host by swapping it).
+        A run the retrain sensor requested materializes nothing when the dataset and settings were trained already."""
         from ..training.outcome import TrainingOutcome
 
         settings, uri = training_settings.settings(), mlflow_tracking.uri()
         folders = persona_paths.paths()
+        if RETRAIN_TAG in context.run.tags and (trained := _already_trained(spec, folders, settings, uri)):
+            context.log.info(f"{spec.title}: the dataset and settings of version {trained} again; nothing to train")
+            return
         env = job_environment(adapter=spec.key, materials_dir=str(folders.materials_dir), data_dir=str(folders.data_dir),
                               config_path=str(folders.config_path), settings=settings.model_dump(), tracking_uri=uri,
                               tags={"dagster.run_id": context.run.run_id, "dagster.asset": spec.asset_name}, terminal=drawing())
@@ -122,7 +142,7 @@ def build_adapter_definitions(spec: AdapterSpec) -> dg.Definitions:
         except Exception as exc:  # any client's failure: the process's own one-line reason is in the run log
             raise dg.Failure(description=_training_failure(context, spec, uri, exc)) from exc
         outcome = TrainingOutcome.from_json(invocation.get_custom_messages()[-1])
-        return dg.MaterializeResult(metadata={
+        yield dg.MaterializeResult(metadata={
             "mlflow_run_id": outcome.run_id, "registered_model": spec.registered_model, "version": outcome.version,
             "steps": outcome.steps, "eval_loss": outcome.eval_loss, "heldout_loss": outcome.heldout_loss,
             "base_heldout_loss": outcome.base_heldout_loss, "seconds": round(outcome.seconds, 1),
@@ -132,7 +152,7 @@ def build_adapter_definitions(spec: AdapterSpec) -> dg.Definitions:
             "mlflow_model_version": dg.MetadataValue.url(model_version_url(uri, spec.registered_model, outcome.version)),
             "mlflow_tracking_uri": uri})
 
-    @dg.asset(name=spec.eval_asset, deps=[spec.asset_name], kinds={"mlflow"},
+    @dg.asset(name=spec.eval_asset, deps=[spec.asset_name], kinds={"mlflow"}, pool=training_pool(spec),
               description=f"Compares the newest {spec.title} version with the champion on the held-out set; moves the alias only when better.")
     def adapter_eval(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, mlflow_tracking: MlflowTracking,
                      training_settings: TrainingSettingsResource) -> dg.MaterializeResult:
@@ -155,7 +175,7 @@ def build_adapter_definitions(spec: AdapterSpec) -> dg.Definitions:
         f"train_{spec.key}", description=f"Dataset, {spec.title} adapter and its evaluation against the champion.",
         selection=dg.AssetSelection.assets(spec.dataset_asset, spec.asset_name, spec.eval_asset).upstream(depth=1))
     return dg.Definitions(assets=[*in_group(SFT, sft_dataset), *in_group(TRAINING, lora), *in_group(EVALUATION, adapter_eval)],
-                          asset_checks=[examples_valid], jobs=[train_job])
+                          asset_checks=[examples_valid], jobs=[train_job], sensors=[build_retrain_sensor(spec, train_job)])
 
 
 defs = dg.Definitions.merge(dg.Definitions(assets=in_group(TRAINING, base_model)),

@@ -46,6 +46,25 @@ def build_dataset(examples: list[Example], out_dir: Path, *, system_prompt: str 
     split stays as written, so eval losses compare across datasets built with and without it."""
     if len(examples) < 2:
         raise EmptyDataset(f"{len(examples)} valid example(s): at least 2 are needed for a train and an eval split")
+    rows = _split_rows(examples, system_prompt, eval_fraction, augment)
+    digest = _digest({split: [r["messages"] for r in split_rows] for split, split_rows in rows.items()})
+    target = out_dir / digest[:16]
+    if not (target / "dataset_dict.json").exists():
+        data = DatasetDict({split: Dataset.from_list(split_rows) for split, split_rows in rows.items()})
+        with staged_dir(target) as staging:
+            data.save_to_disk(str(staging))
+    write_text(out_dir / LATEST, target.name)
+    return SftDataset(target, digest, load_from_disk(str(target)))
+
+
+def dataset_digest(examples: list[Example], *, system_prompt: str | None, eval_fraction: float) -> str:
+    """The digest build_dataset gives these examples (without retrieval-augmented variants), without building it."""
+    rows = _split_rows(examples, system_prompt, eval_fraction, None)
+    return _digest({split: [r["messages"] for r in split_rows] for split, split_rows in rows.items()})
+
+
+def _split_rows(examples: list[Example], system_prompt: str | None, eval_fraction: float,
+                augment: Callable[[list[dict]], list[list[dict]]] | None) -> dict[str, list[dict]]:
     rows = {"train": [], "eval": []}
     for example in sorted(examples, key=lambda e: e.id):
         split = split_of(example, eval_fraction)
@@ -56,14 +75,25 @@ def build_dataset(examples: list[Example], out_dir: Path, *, system_prompt: str 
                              "source": example.where} for i, variant in enumerate(augment(messages), start=1)]
     if not rows["eval"] and len(rows["train"]) > 1:
         rows["eval"].append(rows["train"].pop())
-    digest = _digest({split: [r["messages"] for r in split_rows] for split, split_rows in rows.items()})
-    target = out_dir / digest[:16]
-    if not (target / "dataset_dict.json").exists():
-        data = DatasetDict({split: Dataset.from_list(split_rows) for split, split_rows in rows.items()})
-        with staged_dir(target) as staging:
-            data.save_to_disk(str(staging))
-    write_text(out_dir / LATEST, target.name)
-    return SftDataset(target, digest, load_from_disk(str(target)))
+    return rows
+
+
+def changed_examples(before: DatasetDict | None, after: DatasetDict) -> dict[str, list[str]]:
+    """Example ids added, changed (another conversation under the same id) and removed between two datasets."""
+    def conversations(data: DatasetDict | None) -> dict[str, str]:
+        if data is None:
+            return {}
+        return {row["id"]: conversation_key(row["messages"]) for split in ("train", "eval") for row in data[split]}
+
+    old, new = conversations(before), conversations(after)
+    return {"added": sorted(set(new) - set(old)), "changed": sorted(i for i in set(new) & set(old) if new[i] != old[i]),
+            "removed": sorted(set(old) - set(new))}
+
+
+def load_dataset_at(out_dir: Path, digest: str) -> DatasetDict | None:
+    """The dataset saved under this digest (its first 16 characters), if it is still on disk."""
+    folder = out_dir / digest[:16]
+    return load_from_disk(str(folder)) if (folder / "dataset_dict.json").exists() else None
 
 
 def load_latest(out_dir: Path) -> SftDataset:

@@ -34,3 +34,5 @@ ADAPTERS = {
 CHAMPION = "champion"
 BASE_TAG = "base_model_revision"  # on every registered version: the base model it was trained on
 BASE_TAG_CHARS = 16               # of the base model's revision, in that tag
+DATASET_TAG = "dataset_digest"       # on every registered version: the first 16 characters of its dataset's digest
+SETTINGS_TAG = "training_fingerprint"  # and the fingerprint of the settings it was trained with

@@ -13,8 +13,8 @@ from .. import charts
 from ..progress import Log, Progress
 from ..settings import Paths
 from ..sft.adapter_data import load_heldout
-from ..sft.dataset import SftDataset, load_latest
-from .adapters import BASE_TAG, BASE_TAG_CHARS, AdapterSpec
+from ..sft.dataset import SftDataset, changed_examples, load_dataset_at, load_latest
+from .adapters import BASE_TAG, BASE_TAG_CHARS, DATASET_TAG, SETTINGS_TAG, AdapterSpec
 from .base_model import BaseModel, prepare_base_model
 from .distributed import is_main, world_size
 from .heldout import perplexity
@@ -49,6 +49,7 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
     with tracking.new_run(f"{spec.title} {dt.datetime.now():%m-%d %H:%M:%S}", run_tags) as run:
         report(f"MLflow run {run.run_id} ({world_size()} training process{'es' if world_size() > 1 else ''})")
         _log_inputs(run, spec, settings, base, dataset)
+        _log_changes(run, spec, paths, dataset)
         adapter_dir = paths.data_dir / "adapters" / spec.key / run.run_id
         steps = Progress(report, f"training {spec.title}", "steps")
         result = train_lora(base=base, dataset=dataset, settings=settings, work_dir=paths.data_dir / "checkpoints" / spec.key,
@@ -61,7 +62,7 @@ def train_adapter(spec: AdapterSpec, paths: Paths, settings: TrainingSettings, *
         run.log_table(sample_generations(scores, heldout, settings), "sample_generations.json")
         run.log_artifacts(adapter_dir, "adapter")
         version = run.register(spec.registered_model, tags={"heldout_loss": f"{scores.losses[ADAPTER]:.6f}",
-                                                            "dataset_digest": dataset.digest[:16],
+                                                            DATASET_TAG: dataset.digest[:16], SETTINGS_TAG: settings.fingerprint(),
                                                             BASE_TAG: base.revision[:BASE_TAG_CHARS]})
         run.set_tags({"registered_version": version})
     return TrainingOutcome(run.run_id, version, tracking.experiment_id, tracking.uri, result.steps, result.eval_loss,
@@ -80,6 +81,20 @@ def _log_inputs(run: RunLogger, spec: AdapterSpec, settings: TrainingSettings, b
         rows = dataset.data[split]
         frame = pd.DataFrame({"id": rows["id"], "messages": [json.dumps(m, ensure_ascii=False) for m in rows["messages"]]})
         run.log_dataset(frame, source=dataset.path, name=f"sft_{spec.key}_{split}", digest=dataset.digest[:16], context=split)
+
+
+def _log_changes(run: RunLogger, spec: AdapterSpec, paths: Paths, dataset: SftDataset) -> None:
+    """Which examples were added, changed or removed since the newest registered version's dataset, so that
+    "what changed between v3 and v4" has its answer on v4's run (tags, and examples_changed.json)."""
+    previous = run.latest_version(spec.registered_model)
+    before = load_dataset_at(paths.data_dir / "sft" / spec.key, previous.tags.get(DATASET_TAG, "")) if previous else None
+    if previous is not None and before is None:
+        run.set_tags({"examples_changed_since": f"v{previous.version} (its dataset is no longer on disk)"})
+        return
+    changes = changed_examples(before, dataset.data)
+    run.set_tags({"examples_changed_since": f"v{previous.version}" if previous else "nothing (first version)",
+                  **{f"examples_{kind}": str(len(ids)) for kind, ids in changes.items()}})
+    run.log_dict(changes, "examples_changed.json")
 
 
 def _log_trainer_row(run: RunLogger, steps: Progress, row: dict) -> None:

@@ -88,6 +88,12 @@ def champion(client: MlflowClient, name: str):
     return registry_lookup(lambda: client.get_model_version_by_alias(name, CHAMPION), client.tracking_uri)
 
 
+def latest_version(client: MlflowClient, name: str):
+    """The newest registered version of `name`, or None."""
+    versions = registry_lookup(lambda: client.search_model_versions(f"name='{name}'"), client.tracking_uri) or []
+    return max(versions, key=lambda v: int(v.version), default=None)
+
+
 def registry_lookup(lookup: Callable[[], T], uri: str) -> T | None:
     """`lookup()`'s answer, or None when the registry has no such model, version or alias. A server that
     cannot be reached is a TrackingUnreachable that says so in one line; other MLflow errors pass unchanged."""
@@ -216,6 +222,13 @@ class RunLogger:
     def register(self, name: str, tags: dict) -> str:
         """This run's adapter as a new version of the registered model `name`; its version number."""
         return str(register_version(self.client, name, self.run_id, tags=tags).version)
+
+    def log_dict(self, value: dict, artifact_file: str) -> None:
+        self._mlflow.log_dict(value, artifact_file)
+
+    def latest_version(self, name: str):
+        """The newest registered version of `name`, or None."""
+        return latest_version(self.client, name)
 
     def model_version(self, name: str, version: str):
         return self.client.get_model_version(name, version)
