@@ -91,7 +91,7 @@ def test_training_is_tracked_registered_and_the_alias_moves_only_when_better(tmp
     assert not third.success
     failure = next(e for e in third.dagster.all_events if e.event_type_value == "STEP_FAILURE")
     message = failure.event_specific_data.error.message
-    assert "CoreSelf training failed: ValueError:" in message and "no_such_projection" in message and "\n" not in message.strip()
+    assert "CoreSelf training failed: NoMatchingPeftModuleError: Target modules {'no_such_projection'} not found" in message and "\n" not in message.strip()
     runs = client.search_runs([client.get_experiment_by_name("persona-adapters").experiment_id])
     assert sorted(r.info.status for r in runs) == ["FAILED", "FINISHED", "FINISHED"]
     assert len(client.search_model_versions("name='persona-core-self'")) == 2

@@ -10,7 +10,11 @@ from mlflow import MlflowClient
 from conftest import FAULT_TALLY, SAMPLES
 from persona_pipeline.defs.runs import run_training
 from persona_pipeline.settings import Paths
+from persona_pipeline.sft.adapter_data import build_sft_dataset
 from persona_pipeline.training.adapters import ADAPTERS
+from persona_pipeline.training.base_model import prepare_base_model
+from persona_pipeline.training.pipeline import train_adapter
+from persona_pipeline.training.settings import TrainingSettings
 
 GLOBAL_BATCH = 4
 # float sums in another order (two processes' gradients averaged by gloo): agreement far below a loss's change per step
@@ -46,16 +50,20 @@ def _train_losses(client, run_id) -> list[float]:
 def test_two_processes_train_like_one_with_the_same_global_batch(setup):
     root, uri, settings = setup
     client = MlflowClient(uri)
-    one = _train(root, uri, settings, 1)
+    # one process in this one (the same training code a run's process calls), two through the asset and torchrun
+    paths, single = Paths.resolve(root / "materials", root / "data"), TrainingSettings(**settings, batch_size=GLOBAL_BATCH)
+    build_sft_dataset(ADAPTERS["core"], paths, single, prepare_base_model(single.base_model))
+    one = train_adapter(ADAPTERS["core"], paths, single, uri=uri, report=lambda message: None)
     instance = dg.DagsterInstance.ephemeral()
     two = _train(root, uri, settings, 2, instance)
     assert len(client.search_runs([client.get_experiment_by_name("persona-adapters").experiment_id])) == 2
     assert sorted(str(v.version) for v in client.search_model_versions("name='persona-core-self'")) == ["1", "2"]
     assert any(f"MLflow run {two.trained.mlflow_run_id} (2 training processes)" in e.user_message
                for e in instance.all_logs(two.run_id))
-    assert two.trained.heldout_loss == pytest.approx(one.trained.heldout_loss, abs=LOSS_TOLERANCE)
-    losses = {run.trained.mlflow_run_id: _train_losses(client, run.trained.mlflow_run_id) for run in (one, two)}
-    first, second = losses.values()
+    assert two.trained.heldout_loss == pytest.approx(one.heldout_loss, abs=LOSS_TOLERANCE)
+    first, second = _train_losses(client, one.run_id), _train_losses(client, two.trained.mlflow_run_id)
+    print(f"\n1 vs 2 processes: held-out loss {one.heldout_loss:.6f} vs {two.trained.heldout_loss:.6f}; per-step train loss "
+          f"{[round(x, 6) for x in first]} vs {[round(x, 6) for x in second]}")
     assert len(first) == 3 and second == pytest.approx(first, abs=LOSS_TOLERANCE)
     assert first[0] != pytest.approx(first[-1], abs=100 * LOSS_TOLERANCE)  # the steps did move the adapter
 

@@ -1,7 +1,8 @@
 """Retraining on change through the real `dagster-daemon`, on the shipped instance settings and a tiny base
-model: an edited worldview example retrains, evaluates and moves the champion only when better; an edit
-that leaves the dataset's digest alone trains nothing; ten quick edits during a training queue one more run,
-not ten; an invalid example stops the retrain with its message on the asset, and the champion stays."""
+model: examples trained already train nothing; an edited worldview example retrains, evaluates and moves
+the champion only when better; ten quick edits during a training queue one more run, not ten; an invalid
+example stops the retrain with its message on the asset, and the champion stays. (The sensor's other
+decisions, one tick at a time: tests/test_sensor.py.)"""
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ from ui_servers import BIN, spawn, tail
 MODEL = "persona-core-self"
 WAIT = 240  # seconds for one retrain (run start, dataset, a training process, evaluation) on 2 busy cores
 QUICK_EDITS = 10
-UNCHANGED = "CoreSelf examples unchanged"  # the sensor's skip message, which the daemon logs on each such tick
+UNCHANGED = "CoreSelf examples unchanged"  # the sensor's skip message, which the daemon logs
 
 
 def wait_for(what: str, check, log, timeout: float = WAIT):
@@ -35,14 +36,28 @@ def wait_for(what: str, check, log, timeout: float = WAIT):
 
 @pytest.fixture
 def daemon(tmp_path, tiny_base):
+    """The daemon on a project whose CoreSelf examples were trained once already (version 1, champion),
+    in this process: the same training code as a run's, without a run's start-up."""
+    from persona_pipeline.settings import Paths
+    from persona_pipeline.sft.adapter_data import build_sft_dataset
+    from persona_pipeline.training.adapters import ADAPTERS
+    from persona_pipeline.training.pipeline import train_adapter
+    from persona_pipeline.training.promotion import evaluate_and_promote
+    from persona_pipeline.training.settings import TrainingSettings
+
     materials = tmp_path / "materials"
     shutil.copytree(SAMPLES / "worldview" / "core", materials / "worldview" / "core")
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home)
+    chosen = {**TINY_RUN, "base_model": tiny_base.path, "learning_rate": 0.01}
     training = tmp_path / "training.yaml"
-    training.write_text(yaml.safe_dump({**TINY_RUN, "base_model": tiny_base.path, "learning_rate": 0.01}))
+    training.write_text(yaml.safe_dump(chosen))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    paths, settings = Paths.resolve(materials, tmp_path / "data"), TrainingSettings(**chosen)
+    build_sft_dataset(ADAPTERS["core"], paths, settings, tiny_base)
+    first = train_adapter(ADAPTERS["core"], paths, settings, uri=uri, report=lambda message: None)
+    assert evaluate_and_promote(ADAPTERS["core"], paths, settings, first.version, uri=uri, report=lambda message: None).promoted
     env = {**os.environ, "DAGSTER_HOME": str(home), "PERSONA_MATERIALS_DIR": str(materials),
            "PERSONA_DATA_DIR": str(tmp_path / "data"), "MLFLOW_TRACKING_URI": uri, "PERSONA_TRAINING_CONFIG": str(training)}
     log = tmp_path / "daemon.log"
@@ -51,8 +66,8 @@ def daemon(tmp_path, tiny_base):
             yield materials / "worldview" / "core", MlflowClient(uri), instance, log
 
 
-def _versions(client) -> dict[str, dict]:
-    return {str(v.version): v.tags for v in client.search_model_versions(f"name='{MODEL}'")}
+def _versions(client) -> set[str]:
+    return {str(v.version) for v in client.search_model_versions(f"name='{MODEL}'")}
 
 
 def _core_runs(instance, *statuses):
@@ -71,32 +86,27 @@ def _built_in(instance, run_id: str) -> bool:
     return event is not None and event.run_id == run_id
 
 
-def _champion(client) -> str:
-    return str(client.get_model_version_by_alias(MODEL, CHAMPION).version)
-
-
-def _better_of(client, champion: str, candidate: str) -> str:
-    """The version the evaluation should leave as champion: the candidate only when its held-out loss is lower."""
-    tags = _versions(client)
-    return candidate if float(tags[candidate]["heldout_loss"]) < float(tags[champion]["heldout_loss"]) else champion
+def _verdicts(instance, records) -> list[dict]:
+    """What each run's evaluation decided, oldest first: version, its held-out loss, the champion's, promoted."""
+    verdicts = []
+    for record in sorted(records, key=lambda r: r.create_timestamp):
+        [event] = [e for e in instance.all_logs(record.dagster_run.run_id) if e.dagster_event
+                   and e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"
+                   and e.dagster_event.asset_key == dg.AssetKey("core_self_eval")]
+        metadata = event.dagster_event.materialization.metadata
+        verdicts.append({key: metadata[key].value for key in ("version", "heldout_loss", "champion_heldout_loss", "became_champion")})
+    return verdicts
 
 
 def test_worldview_changes_retrain_through_the_daemon(daemon):
     folder, client, instance, log = daemon
     english = folder / "principles_en.yaml"
 
-    # the examples were never trained: the sensor's first tick trains version 1, which becomes champion
-    wait_for("version 1", lambda: _settled(instance, 1), log)
-    assert set(_versions(client)) == {"1"} and _champion(client) == "1"
+    # the daemon's first tick finds these examples' dataset in the registry already: nothing is trained
+    wait_for("the first tick", lambda: UNCHANGED in log.read_text(), log)
+    assert not _core_runs(instance)
 
-    # a comment changes the file, not the dataset: the sensor's next ticks train nothing
-    skips = log.read_text().count(UNCHANGED)
-    english.write_text(english.read_text() + "# reviewed in December\n")
-    wait_for("two ticks after the comment", lambda: log.read_text().count(UNCHANGED) >= skips + 2, log)
-    assert len(_core_runs(instance)) == 1
-
-    # one answer edited: a new version whose MLflow run names the changed example, and the better one is champion
-    edited_at = time.monotonic()
+    # one answer edited: a new version whose MLflow run names the changed example
     english.write_text(english.read_text().replace("One main goal.", "One main goal, and only one."))
     [started] = wait_for("a retrain run started", lambda: _core_runs(instance, dg.DagsterRunStatus.STARTED), log)
     wait_for("its dataset built", lambda: _built_in(instance, started.dagster_run.run_id), log)
@@ -104,28 +114,27 @@ def test_worldview_changes_retrain_through_the_daemon(daemon):
     for i in range(QUICK_EDITS):
         english.write_text(re.sub(r"In the same order every time[^.]*\.", f"In the same order every time ({i}).", english.read_text()))
         time.sleep(1)
-    records = wait_for("the edits' runs to finish", lambda: _settled(instance, 3), log)
-    seconds = time.monotonic() - edited_at
+    records = wait_for("the edits' runs to finish", lambda: _settled(instance, 2), log)
     assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
-    versions = _versions(client)
-    assert set(versions) == {"1", "2", "3"}
-    second = client.get_run(client.get_model_version(MODEL, "2").run_id)
-    assert second.data.tags["examples_changed_since"] == "v1" and second.data.tags["examples_changed"] == "1"
-    changes = client.download_artifacts(second.info.run_id, "examples_changed.json")
-    assert '"core-en-03"' in open(changes).read()
-    third = client.get_run(client.get_model_version(MODEL, "3").run_id)
-    assert third.data.tags["examples_changed_since"] == "v2" and third.data.tags["examples_changed"] == "1"
-    assert versions["3"]["dataset_digest"] != versions["2"]["dataset_digest"] != versions["1"]["dataset_digest"]
-    assert _champion(client) == _better_of(client, _better_of(client, "1", "2"), "3")
-    print(f"\nedit -> new version evaluated, twice over (one edit, then {QUICK_EDITS} quick ones): {seconds:.0f} s")
+    assert _versions(client) == {"1", "2", "3"}
+    for version, example in (("2", "core-en-03"), ("3", "core-en-09")):
+        run = client.get_run(client.get_model_version(MODEL, version).run_id)
+        assert run.data.tags["examples_changed_since"] == f"v{int(version) - 1}" and run.data.tags["examples_changed"] == "1"
+        assert f'"{example}"' in open(client.download_artifacts(run.info.run_id, "examples_changed.json")).read()
+    # each evaluation moved the alias only for a lower held-out loss, and the alias is where the last move left it
+    verdicts = _verdicts(instance, records)
+    assert [v["version"] for v in verdicts] == ["2", "3"]
+    assert all(v["became_champion"] == (v["heldout_loss"] < v["champion_heldout_loss"]) for v in verdicts)
+    expected = next((v["version"] for v in reversed(verdicts) if v["became_champion"]), "1")
+    assert str(client.get_model_version_by_alias(MODEL, CHAMPION).version) == expected
 
     # an invalid example: the retrain stops at the dataset's blocking check, saying why; no version, same champion
-    champion = _champion(client)
     (folder / "broken.jsonl").write_text('{"id": "broken-1", "messages": [{"role": "user", "content": "q"}]}\n')
-    [failed] = [r for r in wait_for("the invalid example's run", lambda: _settled(instance, 4), log)
+    [failed] = [r for r in wait_for("the invalid example's run", lambda: _settled(instance, 3), log)
                 if r.dagster_run.status != dg.DagsterRunStatus.SUCCESS]
     checks = [e.asset_check_evaluation for e in instance.all_logs(failed.dagster_run.run_id)
               if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert [c.passed for c in checks] == [False]
     assert "| worldview/core/broken.jsonl | 1 | broken-1 | messages | missing assistant turn |" in checks[0].metadata["details"].value
-    assert set(_versions(client)) == {"1", "2", "3"} and _champion(client) == champion
+    assert _versions(client) == {"1", "2", "3"}
+    assert str(client.get_model_version_by_alias(MODEL, CHAMPION).version) == expected

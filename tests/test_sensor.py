@@ -71,3 +71,53 @@ def test_same_tick_reevaluated_gives_the_same_run_key(materials, instance):
     again_b, _, _ = evaluate(materials, instance, cursor)
     assert again_a[0].run_key == again_b[0].run_key
     assert json.loads(cursor)["seq"] == 1
+
+
+def retrain_tick(materials, instance, cursor=None, uri="sqlite:///:memory:"):
+    from persona_pipeline.defs.definitions import build_definitions
+    from persona_pipeline.defs.resources import MlflowTracking, TrainingSettingsResource
+
+    sensor = build_definitions(str(materials), str(materials.parent / "data")).resolve_sensor_def("retrain_core_on_change")
+    context = dg.build_sensor_context(cursor=cursor, instance=instance, resources={
+        "persona_paths": PersonaPaths.from_environment(str(materials), str(materials.parent / "data")),
+        "training_settings": TrainingSettingsResource(), "mlflow_tracking": MlflowTracking(tracking_uri=uri)})
+    result = sensor.evaluate_tick(context)
+    return result.run_requests, result.cursor, result.skip_message
+
+
+def test_the_retrain_sensor_asks_for_a_run_only_when_the_dataset_would_change(tmp_path, instance):
+    import shutil
+
+    from conftest import SAMPLES
+    from persona_pipeline.defs.retraining import ADAPTER_TAG, RETRAIN_TAG
+
+    materials = tmp_path / "materials"
+    requests, _, skip = retrain_tick(materials, instance)
+    assert requests == [] and "no folder worldview/core" in skip
+    shutil.copytree(SAMPLES / "worldview" / "core", materials / "worldview" / "core")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    [first], cursor, _ = retrain_tick(materials, instance, uri=uri)  # nothing registered: train what is there
+    assert first.tags[ADAPTER_TAG] == "core" and first.tags["persona/examples"] == "60"
+
+    english = materials / "worldview" / "core" / "principles_en.yaml"
+    english.write_text(english.read_text() + "# reviewed in December\n")  # the file changes, the dataset does not
+    requests, cursor, skip = retrain_tick(materials, instance, cursor)
+    assert requests == [] and "CoreSelf examples unchanged" in skip
+
+    english.write_text(english.read_text().replace("One main goal.", "One main goal, and only one."))
+    [edited], cursor, _ = retrain_tick(materials, instance, cursor)
+    assert edited.tags[RETRAIN_TAG] != first.tags[RETRAIN_TAG] and edited.run_key != first.run_key
+
+    # a run of this adapter waits in the queue: it will read the folder when it starts, so no other is asked for
+    # (NOT_STARTED: a queued run record needs a code location behind it; the sensor counts both as waiting)
+    instance.add_run(dg.DagsterRun(job_name="train_core", status=dg.DagsterRunStatus.NOT_STARTED, tags={ADAPTER_TAG: "core"}))
+    english.write_text(english.read_text().replace("One main goal, and only one.", "One goal."))
+    requests, cursor, skip = retrain_tick(materials, instance, cursor)
+    assert requests == [] and "is queued for CoreSelf" in skip
+
+    # an invalid example still asks for a run: its blocking check reports the problem where the user looks
+    for run in instance.get_runs():
+        instance.delete_run(run.run_id)
+    (materials / "worldview" / "core" / "broken.jsonl").write_text('{"id": "b", "messages": [{"role": "user", "content": "q"}]}\n')
+    [broken], _, _ = retrain_tick(materials, instance, cursor)
+    assert broken.tags["persona/problems"] == "1"

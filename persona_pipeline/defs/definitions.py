@@ -7,7 +7,10 @@ from . import adapter_assets, consilium_assets, evaluation_assets, feedback_asse
 from .resources import EmbedderResource, MlflowTracking, PersonaPaths, TrainingSettingsResource
 
 
-def build_definitions(materials: str | None = None, data: str | None = None) -> dg.Definitions:
+def build_definitions(materials: str | None = None, data: str | None = None,
+                      training_launcher: dg.PipesClient | None = None) -> dg.Definitions:
+    """`training_launcher`: the Dagster Pipes client that runs each LoRA training process; a subprocess
+    of the run by default (docs/scale-out.md shows a Kubernetes pod on a GPU node instead)."""
     # each module's assets, checks and jobs; no other Definitions at module scope: Dagster loads only one
     return dg.Definitions.merge(
         knowledge_assets.defs, knowledge_checks.defs, evaluation_assets.defs, adapter_assets.defs, consilium_assets.defs,
@@ -17,8 +20,7 @@ def build_definitions(materials: str | None = None, data: str | None = None) -> 
             executor=dg.in_process_executor,
             resources={"persona_paths": PersonaPaths.from_environment(materials, data), "embedder": EmbedderResource(),
                        "mlflow_tracking": MlflowTracking(), "training_settings": TrainingSettingsResource(),
-                       # where a LoRA asset's training process runs: see docs/scale-out.md to run it in a pod or on a GPU host
-                       "training_launcher": dg.PipesSubprocessClient()}),
+                       "training_launcher": training_launcher or dg.PipesSubprocessClient()}),
     )
 
 

@@ -60,10 +60,12 @@ def build_retrain_sensor(spec: AdapterSpec, job) -> dg.SensorDefinition:
                description=f"Retrains {spec.title} when its worldview examples change what its dataset would hold.")
     def retrain_on_change(context: dg.SensorEvaluationContext, persona_paths: PersonaPaths,
                           training_settings: TrainingSettingsResource, mlflow_tracking: MlflowTracking):
+        if not (persona_paths.paths().materials_dir / spec.examples_folder).is_dir():
+            return dg.SkipReason(f"no {spec.title} examples: no folder {spec.examples_folder} in the materials")
         digest, valid, problems = examples_digest(spec, persona_paths, training_settings)
-        cursor = json.loads(context.cursor) if context.cursor else {}
         if not valid and not problems:
             return dg.SkipReason(f"no {spec.title} examples in {spec.examples_folder}")
+        cursor = json.loads(context.cursor) if context.cursor else {}
         # with no cursor yet (a new sensor), the registry says whether these examples were trained already
         known = cursor.get("digest") or registered_digest(spec, mlflow_tracking.uri())
         seq = int(cursor.get("seq", 0))
