@@ -15,12 +15,14 @@ from mlflow import MlflowClient
 
 from conftest import PROJECT, SAMPLES, TINY_RUN
 from persona_pipeline.defs.retraining import ADAPTER_TAG
+from persona_pipeline.sft.dataset import load_dataset_at
 from persona_pipeline.training.adapters import CHAMPION
 from ui_servers import BIN, spawn, tail
 
 MODEL = "persona-core-self"
 WAIT = 240  # seconds for one retrain (run start, dataset, a training process, evaluation) on 2 busy cores
 QUICK_EDITS = 10
+EDIT_GAP = 0.2  # seconds between the quick edits: all ten land while the first retrain still trains
 UNCHANGED = "CoreSelf examples unchanged"  # the sensor's skip message, which the daemon logs
 
 
@@ -74,10 +76,10 @@ def _core_runs(instance, *statuses):
     return instance.get_run_records(dg.RunsFilter(tags={ADAPTER_TAG: "core"}, statuses=list(statuses) or None))
 
 
-def _settled(instance, count: int):
-    """`count` retrain runs requested, and none of them queued or running."""
+def _all_finished(instance) -> list:
+    """The retrain runs so far, once none of them is queued or running."""
     records = _core_runs(instance)
-    return len(records) == count and all(r.dagster_run.is_finished for r in records) and records
+    return records if all(r.dagster_run.is_finished for r in records) else []
 
 
 def _built_in(instance, run_id: str) -> bool:
@@ -90,10 +92,12 @@ def _verdicts(instance, records) -> list[dict]:
     """What each run's evaluation decided, oldest first: version, its held-out loss, the champion's, promoted."""
     verdicts = []
     for record in sorted(records, key=lambda r: r.create_timestamp):
-        [event] = [e for e in instance.all_logs(record.dagster_run.run_id) if e.dagster_event
-                   and e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"
-                   and e.dagster_event.asset_key == dg.AssetKey("core_self_eval")]
-        metadata = event.dagster_event.materialization.metadata
+        events = [e for e in instance.all_logs(record.dagster_run.run_id) if e.dagster_event
+                  and e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"
+                  and e.dagster_event.asset_key == dg.AssetKey("core_self_eval")]
+        if not events:  # a run that found its dataset trained already evaluates nothing
+            continue
+        metadata = events[0].dagster_event.materialization.metadata
         verdicts.append({key: metadata[key].value for key in ("version", "heldout_loss", "champion_heldout_loss", "became_champion")})
     return verdicts
 
@@ -110,13 +114,22 @@ def test_worldview_changes_retrain_through_the_daemon(daemon):
     english.write_text(english.read_text().replace("One main goal.", "One main goal, and only one."))
     [started] = wait_for("a retrain run started", lambda: _core_runs(instance, dg.DagsterRunStatus.STARTED), log)
     wait_for("its dataset built", lambda: _built_in(instance, started.dagster_run.run_id), log)
-    # ten quick edits while it trains: one more run waits for the training pool, not ten
+    # ten quick edits while it trains: they make one more training, not ten
     for i in range(QUICK_EDITS):
         english.write_text(re.sub(r"In the same order every time[^.]*\.", f"In the same order every time ({i}).", english.read_text()))
-        time.sleep(1)
-    records = wait_for("the edits' runs to finish", lambda: _settled(instance, 2), log)
+        time.sleep(EDIT_GAP)
+    wait_for("version 3", lambda: "3" in _versions(client), log)
+    # settled: a tick after every run finished found nothing new to train
+    ticks = log.read_text().count(UNCHANGED)
+    wait_for("a quiet tick", lambda: log.read_text().count(UNCHANGED) > ticks and _all_finished(instance), log)
+    records = _all_finished(instance)
     assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
     assert _versions(client) == {"1", "2", "3"}
+    # a run requested while the edits were still arriving trained what the folder held when it started
+    assert len(records) <= 3
+    last = load_dataset_at(folder.parents[2] / "data" / "sft" / "core", client.get_model_version(MODEL, "3").tags["dataset_digest"])
+    assert any(f"every time ({QUICK_EDITS - 1})." in m["content"] for row in last["train"] for m in row["messages"]) or \
+        any(f"every time ({QUICK_EDITS - 1})." in m["content"] for row in last["eval"] for m in row["messages"])
     for version, example in (("2", "core-en-03"), ("3", "core-en-09")):
         run = client.get_run(client.get_model_version(MODEL, version).run_id)
         assert run.data.tags["examples_changed_since"] == f"v{int(version) - 1}" and run.data.tags["examples_changed"] == "1"
@@ -130,8 +143,8 @@ def test_worldview_changes_retrain_through_the_daemon(daemon):
 
     # an invalid example: the retrain stops at the dataset's blocking check, saying why; no version, same champion
     (folder / "broken.jsonl").write_text('{"id": "broken-1", "messages": [{"role": "user", "content": "q"}]}\n')
-    [failed] = [r for r in wait_for("the invalid example's run", lambda: _settled(instance, 3), log)
-                if r.dagster_run.status != dg.DagsterRunStatus.SUCCESS]
+    failed_runs = lambda: [r for r in _all_finished(instance) if r.dagster_run.status == dg.DagsterRunStatus.FAILURE]  # noqa: E731
+    [failed] = wait_for("the invalid example's run", failed_runs, log)
     checks = [e.asset_check_evaluation for e in instance.all_logs(failed.dagster_run.run_id)
               if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert [c.passed for c in checks] == [False]

@@ -19,7 +19,7 @@ from .resources import MlflowTracking, PersonaPaths, TrainingSettingsResource
 
 RETRAIN_TAG = "persona/retrain"       # on runs the sensor requests: the examples' digest that started them
 ADAPTER_TAG = "persona/adapter"
-CHECK_SECONDS = 10  # how often the examples are re-read: parsing a few YAML and JSONL files, milliseconds
+CHECK_SECONDS = 5  # how often the examples are re-read: parsing a few YAML and JSONL files takes milliseconds
 WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 
 
