@@ -1,5 +1,6 @@
-"""The fault-injection suite: real `persona index` and `persona train` processes killed with SIGKILL at exact
-write stages (PERSONA_FAULT names the stage), and writers and readers running at once. After every kill the
+"""The fault-injection suite: real `persona index` processes killed with SIGKILL at exact write stages
+(PERSONA_FAULT names the stage), and writers and readers running at once (a training process killed after
+its checkpoint: tests/test_distributed_training.py). After every kill the
 index loads whole, search answers, the next run succeeds and nothing the dead writer left behind remains."""
 import json
 import os
@@ -14,8 +15,6 @@ from types import SimpleNamespace
 
 import dagster as dg
 import pytest
-import yaml
-from mlflow import MlflowClient
 
 from conftest import FAULT_TALLY, PROJECT, SAMPLES
 from persona_pipeline.atomic import remove_leftovers
@@ -24,10 +23,6 @@ from persona_pipeline.defs.resources import PersonaPaths
 from persona_pipeline.defs.runs import run_knowledge
 from persona_pipeline.rag.index_store import load_index, read_manifest
 from persona_pipeline.rag.retrieval import Retriever
-from persona_pipeline.settings import Paths
-from persona_pipeline.training.adapters import ADAPTERS
-from persona_pipeline.training.pipeline import train_adapter
-from persona_pipeline.training.settings import TrainingSettings
 from ui_servers import BIN
 
 CORPUS = ["articles/threshold_training.md", "lectures/lecture_02_race_tactics.vtt", "logs/spring_group_2026.csv"]
@@ -138,39 +133,6 @@ def test_index_survives_a_kill_at_every_write_stage(world):
     for point, search in zip(INDEX_KILL_POINTS, searches):
         found = finish(search)
         assert found.code == 0 and len(json.loads(found.out)) == 3, f"search after a kill at {point}: {found.err[-3000:]}"
-
-
-def test_killed_training_resumes_from_its_checkpoint_and_its_run_is_closed(world, tiny_base):
-    """The training process of `persona train core` (launched through Dagster Pipes) killed right after its
-    first checkpoint: the asset fails saying so, its MLflow run is KILLED at once, and the next run (here
-    in-process, the same training code with the same settings) resumes from the checkpoint."""
-    shutil.copytree(SAMPLES / "worldview" / "core", world.materials / "worldview" / "core")
-    # the tiny random Llama: the real trainer, checkpoints and MLflow, in seconds; a checkpoint every step
-    settings = TrainingSettings(base_model=tiny_base.path, max_steps=2, eval_steps=1, batch_size=2, logging_steps=1,
-                                sample_generations=1, sample_max_new_tokens=4)
-    defaults = world.root / "training.yaml"
-    defaults.write_text(yaml.safe_dump(settings.model_dump(exclude={"system_prompt"})))
-    uri = world.env["MLFLOW_TRACKING_URI"]
-    client = MlflowClient(uri)
-
-    killed = finish(persona({**world.env, "PERSONA_TRAINING_CONFIG": str(defaults)}, "train", "core",
-                            fault="train:checkpoint-saved"))
-    assert killed.code == 2 and "CoreSelf: the training process was killed (" in killed.err, killed.err[-3000:]
-    [dead] = client.search_runs([client.get_experiment_by_name("persona-adapters").experiment_id])
-    assert dead.info.status == "KILLED" and f"MLflow run {dead.info.run_id} marked KILLED" in killed.err
-    assert [p.name for p in (world.data / "checkpoints" / "core").glob("*/checkpoint-*")] == ["checkpoint-1"]
-
-    outcome = train_adapter(ADAPTERS["core"], Paths.resolve(world.materials, world.data), settings, uri=uri, report=lambda m: None)
-    assert outcome.resumed_from.endswith("checkpoint-1") and outcome.steps == settings.max_steps
-    assert client.get_run(dead.info.run_id).info.status == "KILLED"
-    finished = client.get_run(outcome.run_id)
-    assert finished.info.status == "FINISHED" and finished.data.tags["resumed_from_checkpoint"] == "checkpoint-1"
-    assert [m.step for m in client.get_metric_history(outcome.run_id, "train_loss")] == [2]
-    assert [v.run_id for v in client.search_model_versions("name='persona-core-self'")] == [outcome.run_id]
-    assert [p.name for p in (world.data / "adapters" / "core").iterdir()] == [outcome.run_id]
-    assert client.search_runs([dead.info.experiment_id], filter_string="attributes.status = 'RUNNING'") == []
-    FAULT_TALLY["kills survived"] += 1
-    FAULT_TALLY["MLflow runs of killed processes marked KILLED, not left RUNNING"] += 1
 
 
 def test_writers_wait_for_each_other_and_readers_answer_mid_write(world):
