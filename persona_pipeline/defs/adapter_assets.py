@@ -17,7 +17,7 @@ from ..training.tracking import model_version_url, run_url
 from .grouping import EVALUATION, SFT, TRAINING, in_group
 from .metadata import image, markdown_table
 from .resources import MlflowTracking, PersonaPaths, TrainingSettingsResource
-from .retraining import RETRAIN_TAG, build_retrain_sensor, training_pool
+from .retraining import ADAPTER_TAG, RETRAIN_TAG, build_retrain_sensor, newest_version, training_pool
 from .training_process import FAILURE_PREFIX, job_environment
 
 PREVIEW_ROWS = 8    # training conversations shown in the dataset's metadata: enough to see its shape
@@ -35,13 +35,10 @@ def base_model(context: dg.AssetExecutionContext, training_settings: TrainingSet
 
 def _already_trained(spec: AdapterSpec, folders, settings, uri: str) -> str | None:
     """The newest registered version, when it was trained on this very dataset with these settings."""
-    import mlflow
-
     from ..sft.dataset import load_latest
     from ..training.adapters import DATASET_TAG, SETTINGS_TAG
-    from ..training.tracking import latest_version
 
-    version = latest_version(mlflow.MlflowClient(uri), spec.registered_model)
+    version = newest_version(spec, uri)
     digest = load_latest(folders.data_dir / "sft" / spec.key).digest
     if version and version.tags.get(DATASET_TAG) == digest[:16] and version.tags.get(SETTINGS_TAG) == settings.fingerprint():
         return str(version.version)
@@ -120,7 +117,7 @@ def build_adapter_definitions(spec: AdapterSpec) -> dg.Definitions:
             "details": dg.MetadataValue.md(_problem_table(problems))})
 
     @dg.asset(name=spec.asset_name, deps=[spec.dataset_asset, base_model], kinds={"peft", "mlflow"},
-              tags={"persona/adapter": spec.key}, pool=training_pool(spec), output_required=False,
+              tags={ADAPTER_TAG: spec.key}, pool=training_pool(spec), output_required=False,
               description=f"The {spec.title} LoRA adapter: trained with trl, logged to MLflow, registered as {spec.registered_model}.")
     def lora(context: dg.AssetExecutionContext, persona_paths: PersonaPaths, mlflow_tracking: MlflowTracking,
              training_settings: TrainingSettingsResource, training_launcher: dg.ResourceParam[dg.PipesClient]):

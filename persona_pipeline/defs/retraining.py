@@ -43,15 +43,13 @@ def examples_digest(spec: AdapterSpec, persona_paths: PersonaPaths, training_set
     return digest, len(examples), len(problems)
 
 
-def registered_digest(spec: AdapterSpec, uri: str) -> str | None:
-    """The dataset digest (16 characters) of the adapter's newest registered version."""
+def newest_version(spec: AdapterSpec, uri: str):
+    """The adapter's newest registered version (its tags say which dataset and settings it was trained on), or None."""
     import mlflow
 
-    from ..training.adapters import DATASET_TAG
     from ..training.tracking import latest_version
 
-    version = latest_version(mlflow.MlflowClient(uri), spec.registered_model)
-    return version.tags.get(DATASET_TAG) if version else None
+    return latest_version(mlflow.MlflowClient(uri), spec.registered_model)
 
 
 def build_retrain_sensor(spec: AdapterSpec, job) -> dg.SensorDefinition:
@@ -67,7 +65,7 @@ def build_retrain_sensor(spec: AdapterSpec, job) -> dg.SensorDefinition:
             return dg.SkipReason(f"no {spec.title} examples in {spec.examples_folder}")
         cursor = json.loads(context.cursor) if context.cursor else {}
         # with no cursor yet (a new sensor), the registry says whether these examples were trained already
-        known = cursor.get("digest") or registered_digest(spec, mlflow_tracking.uri())
+        known = cursor.get("digest") or _registered_digest(spec, mlflow_tracking.uri())
         seq = int(cursor.get("seq", 0))
         if known and digest.startswith(known):
             context.update_cursor(json.dumps({"digest": digest, "seq": seq}))
@@ -84,3 +82,10 @@ def build_retrain_sensor(spec: AdapterSpec, job) -> dg.SensorDefinition:
             RETRAIN_TAG: digest[:16], ADAPTER_TAG: spec.key, "persona/examples": str(valid), "persona/problems": str(problems)})
 
     return retrain_on_change
+
+
+def _registered_digest(spec: AdapterSpec, uri: str) -> str | None:
+    from ..training.adapters import DATASET_TAG
+
+    version = newest_version(spec, uri)
+    return version.tags.get(DATASET_TAG) if version else None
