@@ -174,7 +174,30 @@ def test_facets_read_both_languages_and_skip_lookalikes():
 
 def test_a_worldview_example_is_quoted_from_its_answers_only():
     text = "Question: The marathon is in 17 days. What now? Answer: Now the taper starts. Volume falls, intensity stays."
-    assert statements(text) == ["Now the taper starts.", "Volume falls, intensity stays."]
+    assert [s.text for s in statements(text)] == ["Now the taper starts.", "Volume falls, intensity stays."]
+
+
+def test_prose_wrapped_at_a_fixed_width_is_read_in_whole_sentences():
+    # olympum.github.io, "The challenging case of training at threshold" (eval/foreign/materials), wrapped at 70
+    wrapped = ("But push above this ceiling, and things quickly fall apart.\n"
+               "This limit is our lactate threshold, and although it is mainly\n"
+               "determined by genetic factors and it can only be determined exactly in\n"
+               "the lab, it is possible to train the body to raise this threshold.")
+    assert [s.text for s in statements(wrapped)] == [
+        "But push above this ceiling, and things quickly fall apart.",
+        "This limit is our lactate threshold, and although it is mainly determined by genetic factors and it can "
+        "only be determined exactly in the lab, it is possible to train the body to raise this threshold."]
+    # log rows and short lines stay apart, even in lower case
+    rows = "swim 2400m easy, then some drills\nbike 60 minutes on the trainer\nrun off the bike 20 minutes"
+    assert len(statements(rows)) == 3
+
+
+def test_a_heading_places_the_sentences_under_it_and_is_no_answer():
+    # mariostoc.co's Ironman training diary (eval/foreign/materials): the day is only in the heading
+    text = "## FRIDAY AUG 13\nSleep **2** | Fatigue **4**\n### NOTES\nTotal Time: **0 minutes**\nI had a restful sleep."
+    assert [tuple(s) for s in statements(text)] == [("Sleep **2** | Fatigue **4**", "FRIDAY AUG 13"),
+                                                    ("Total Time: **0 minutes**", "NOTES"),
+                                                    ("I had a restful sleep.", "NOTES")]
 
 
 def test_the_guard_drops_invented_figures_names_foreign_script_and_repeats():

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from ...ingest.worldview import TURN_LABELS
 
 # a sentence ends at . ! ? … followed by space and an upper-case letter, digit or quote; a line break always
-# ends one (log rows, list items, subtitle cues). "3.5 km" and "т.е. так" stay whole.
+# ends one (log rows, list items, subtitle cues) unless it only wraps prose (unwrap). "3.5 km" and "т.е.
+# так" stay whole.
 _BOUNDARY = re.compile(r"(?<=[.!?…])[\"»”)]?\s+(?=[\"«“(A-ZА-ЯЁ0-9])|\n+")
 _ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|approx|т\.е|т\.д|т\.п|др)\.)$", re.IGNORECASE)
 # a worldview example reads "Question: ... Answer: ..."; only the coach's answers are his statements
@@ -14,9 +16,36 @@ _TURN = re.compile(rf"\b({'|'.join(TURN_LABELS.values())}):\s*")
 _ANSWER = TURN_LABELS["assistant"]
 # shorter pieces are headings, bullets or cue numbers, not statements
 MIN_SENTENCE_CHARS = 12
+# a line at least this long that stops without a sentence's end, followed by one going on in lower case, is
+# prose wrapped at a fixed width ("although it is mainly / determined by genetic factors"); log rows and
+# list items are shorter or start otherwise
+WRAPPED_LINE_CHARS = 40
+_UNFINISHED = re.compile(r"[^.!?…:;|]$")
+_CONTINUES = re.compile(r"\s*[a-zа-яё]")
+# a Markdown heading inside an excerpt ("## FRIDAY AUG 13") states nothing; it places what follows it
+_HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)[\s#]*$")
+
+
+class Statement(NamedTuple):
+    text: str
+    section: str  # the heading of the excerpt's section it stands under, "" before any
+
+
+def unwrap(text: str) -> str:
+    """Prose hard-wrapped at a fixed width, joined back into its lines (one space for each wrap)."""
+    lines = text.split("\n")
+    joined = [lines[0]]
+    for line in lines[1:]:
+        previous = joined[-1].rstrip()
+        if len(previous) >= WRAPPED_LINE_CHARS and _UNFINISHED.search(previous) and _CONTINUES.match(line):
+            joined[-1] = f"{previous} {line.lstrip()}"
+        else:
+            joined.append(line)
+    return "\n".join(joined)
 
 
 def split_sentences(text: str) -> list[str]:
+    text = unwrap(text)
     pieces, start = [], 0
     for match in _BOUNDARY.finditer(text):
         candidate = text[start:match.start()].rstrip()
@@ -28,10 +57,26 @@ def split_sentences(text: str) -> list[str]:
     return [p for p in pieces if len(p) >= MIN_SENTENCE_CHARS]
 
 
-def statements(text: str) -> list[str]:
-    """The sentences of an excerpt that state something: in a worldview example, those of the answers."""
+def statements(text: str) -> list[Statement]:
+    """The sentences of an excerpt that state something, with the section each stands in: in a worldview
+    example, those of the answers."""
     parts = _TURN.split(text)
     if len(parts) == 1:
-        return split_sentences(text)
+        return [Statement(s, section) for section, body in _sections(text) for s in split_sentences(body)]
     # parts: [before the first label, label, turn, label, turn, ...]
-    return [s for label, turn in zip(parts[1::2], parts[2::2]) if label == _ANSWER for s in split_sentences(turn)]
+    return [Statement(s, "") for label, turn in zip(parts[1::2], parts[2::2]) if label == _ANSWER
+            for s in split_sentences(turn)]
+
+
+def _sections(text: str) -> list[tuple[str, str]]:
+    """(heading, body) pieces of an excerpt split at its Markdown headings."""
+    pieces, heading, body = [], "", []
+    for line in text.split("\n"):
+        match = _HEADING.match(line)
+        if match:
+            pieces.append((heading, "\n".join(body)))
+            heading, body = match.group(1), []
+        else:
+            body.append(line)
+    pieces.append((heading, "\n".join(body)))
+    return [(h, b) for h, b in pieces if b.strip()]
