@@ -1,19 +1,23 @@
 """MLflow on a tracking server with a SQL backend: `mlflow server` on PostgreSQL, artifacts proxied by
-the server into a folder that stands in for object storage. A CoreSelf adapter (real SmolLM2, two
-steps) is trained, registered and promoted through the server, its asset pages link to the server,
-and `persona ask` loads the champion with nothing but MLFLOW_TRACKING_URI."""
+the server into a folder that stands in for object storage. A CoreSelf adapter (two steps on the tiny
+base: the real SmolLM2 trains in the tracking tests, this one is about the server) is trained, registered
+and promoted through the server, its asset pages link to the server, and `persona ask` loads the champion
+with nothing but MLFLOW_TRACKING_URI."""
 import json
 import os
+import subprocess
 
 import dagster as dg
 import pytest
 
-from conftest import SAMPLES, train_core
-from persona_pipeline.cli import main
+import yaml
+
+from conftest import SAMPLES, train_core, without_persona_settings
 from ui_servers import BIN, free_port, serve
 
 DATABASE = "mlflow"
 MODEL = "persona-core-self"
+ASK_SECONDS = 300
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +33,12 @@ def tracking_server(postgres, tmp_path_factory):
         yield url, root / "artifacts"
 
 
-def test_train_register_promote_and_ask_through_the_tracking_server(tracking_server, postgres, tmp_path, monkeypatch, capsys):
+def test_train_register_promote_and_ask_through_the_tracking_server(tracking_server, postgres, tiny_base, tmp_path,
+                                                                   monkeypatch):
     url, artifacts = tracking_server
     monkeypatch.chdir(tmp_path)  # a client that wrote artifacts locally would leave ./mlruns here
     data = tmp_path / "data"
-    result = train_core(SAMPLES, data, dg.DagsterInstance.ephemeral(), url)
+    result = train_core(SAMPLES, data, dg.DagsterInstance.ephemeral(), url, base_model=tiny_base.path)
     assert result.success
     trained, trained_page = result.trained, result.metadata("lora_core_self")
     assert trained_page["mlflow_tracking_uri"] == url
@@ -54,9 +59,13 @@ def test_train_register_promote_and_ask_through_the_tracking_server(tracking_ser
     assert list(artifacts.rglob(f"{run_id}/artifacts/adapter/adapter_model.safetensors"))
     assert not (tmp_path / "mlruns").exists()
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-    capsys.readouterr()  # MLflow prints a "View run ... at <server>" line for each training run
-    paths = ["--materials", str(SAMPLES), "--data", str(tmp_path / "ask-data")]
-    assert main(["ask", "How do you handle criticism?", "--adapters", "core", "--no-rag", "--json", *paths]) == 0
-    answer = json.loads(capsys.readouterr().out)
+    # a person's shell: the tracking server's address and the project's training file naming the base model
+    training = tmp_path / "training.yaml"
+    training.write_text(yaml.safe_dump({"base_model": tiny_base.path}), encoding="utf-8")
+    env = {**without_persona_settings(), "MLFLOW_TRACKING_URI": url, "PERSONA_TRAINING_CONFIG": str(training)}
+    done = subprocess.run([str(BIN / "persona"), "ask", "How do you handle criticism?", "--adapters", "core", "--no-rag",
+                           "--json", "--materials", str(SAMPLES), "--data", str(tmp_path / "ask-data")],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=ASK_SECONDS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout)
     assert answer["adapters"] == [f"core: {MODEL} v1"] and answer["answer"]
