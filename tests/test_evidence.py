@@ -196,8 +196,10 @@ def test_a_heading_places_the_sentences_under_it_and_is_no_answer():
     # mariostoc.co's Ironman training diary (eval/foreign/materials): the day is only in the heading
     text = "## FRIDAY AUG 13\nSleep **2** | Fatigue **4**\n### NOTES\nTotal Time: **0 minutes**\nI had a restful sleep."
     assert [tuple(s) for s in statements(text)] == [("Sleep **2** | Fatigue **4**", "FRIDAY AUG 13"),
-                                                    ("Total Time: **0 minutes**", "NOTES"),
-                                                    ("I had a restful sleep.", "NOTES")]
+                                                    ("Total Time: **0 minutes**", "FRIDAY AUG 13 › NOTES"),
+                                                    ("I had a restful sleep.", "FRIDAY AUG 13 › NOTES")]
+    # a heading of the same level closes the one before it
+    assert statements("## MONDAY\n### NOTES\nEasy swim today.\n## TUESDAY\nRest day, nothing done.")[-1].section == "TUESDAY"
 
 
 def test_the_guard_drops_invented_figures_names_foreign_script_and_repeats():

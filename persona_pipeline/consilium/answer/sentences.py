@@ -23,12 +23,14 @@ WRAPPED_LINE_CHARS = 40
 _UNFINISHED = re.compile(r"[^.!?…:;|]$")
 _CONTINUES = re.compile(r"\s*[a-zа-яё]")
 # a Markdown heading inside an excerpt ("## FRIDAY AUG 13") states nothing; it places what follows it
-_HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)[\s#]*$")
+_HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)[\s#]*$")
+# a sub-heading is read under the headings above it: "FRIDAY AUG 13 › NOTES"
+TRAIL = " › "
 
 
 class Statement(NamedTuple):
     text: str
-    section: str  # the heading of the excerpt's section it stands under, "" before any
+    section: str  # the headings of the excerpt's section it stands under, outermost first; "" before any
 
 
 def unwrap(text: str) -> str:
@@ -69,14 +71,15 @@ def statements(text: str) -> list[Statement]:
 
 
 def _sections(text: str) -> list[tuple[str, str]]:
-    """(heading, body) pieces of an excerpt split at its Markdown headings."""
-    pieces, heading, body = [], "", []
+    """(heading trail, body) pieces of an excerpt split at its Markdown headings."""
+    pieces, trail, body = [], [], []  # trail: (level, heading) of the headings open at this line
     for line in text.split("\n"):
         match = _HEADING.match(line)
         if match:
-            pieces.append((heading, "\n".join(body)))
-            heading, body = match.group(1), []
+            pieces.append((TRAIL.join(h for _, h in trail), "\n".join(body)))
+            level = len(match.group(1))
+            trail, body = [(lv, h) for lv, h in trail if lv < level] + [(level, match.group(2))], []
         else:
             body.append(line)
-    pieces.append((heading, "\n".join(body)))
+    pieces.append((TRAIL.join(h for _, h in trail), "\n".join(body)))
     return [(h, b) for h, b in pieces if b.strip()]
