@@ -61,3 +61,38 @@ def test_diary_without_dates_is_kept_as_text_with_a_warning():
     doc = PARSERS["diary"](b"Notes\n\nEasy week, nothing special.", "logs/notes.txt")
     assert entries(doc) == [(None, "Easy week, nothing special.")]
     assert doc.warnings == ["no dated entries found (no date at the start of a heading or paragraph); indexed as plain text"]
+
+
+# the shape of mariostoc.co's Ironman training diary (eval/foreign/materials/logs): a day's heading straight
+# after an image line, its parts as sub-headings, a duration near the top
+IRONMAN_MD = """# IRONMAN TRAINING 2021
+
+**7 weeks** until IRONMAN Canada.
+
+## THURSDAY AUG 12
+### NOTES
+A [smoky haze](javascript:flkty.select(2);) was pushing in.
+![Thursday at 8:09pm](/assets/jpg/sunset-20210812.jpeg)
+## FRIDAY AUG 13
+### PLANNED WORKOUT
+Run 30 minutes. Flat route. EASY effort.
+
+### NOTES
+Total Time: **0 minutes**
+
+## SUMMARY
+A good week.
+"""
+
+
+def test_a_markdown_day_heading_opens_its_entry_and_its_sub_headings_stay_in_that_day():
+    doc = PARSERS["diary"](IRONMAN_MD.encode(), "logs/ironman-training-2021-08-08.md")
+    assert [(b.date, b.text) for b in doc.blocks] == [
+        (None, "7 weeks until IRONMAN Canada."),          # a duration, not a date seven weeks ago
+        ("2021-08-12", "A smoky haze was pushing in.\nThursday at 8:09pm"),  # links and images read as their words
+        ("2021-08-13", "Run 30 minutes. Flat route. EASY effort."),   # the heading needs no blank line before it
+        ("2021-08-13", "Total Time: 0 minutes"),
+        (None, "A good week."),                           # a heading at the day's level ends the day
+    ]
+    assert doc.blocks[3].heading == "2021-08-13, 13 August 2021, 13 августа 2021 › NOTES"
+    assert doc.blocks[4].heading == "SUMMARY"

@@ -14,7 +14,7 @@ from . import markup
 from .decoding import decode_text
 from .document import Block, Document, MaterialError
 from .sessions import spoken_date
-from .text import MD_HEADING, MD_INLINE, is_plain_heading, paragraphs, stem_title
+from .text import MD_HEADING, is_plain_heading, markdown_text, paragraphs, stem_title
 
 _LEADING_WORDS = 5          # a date opens a paragraph within its first few words
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
@@ -31,14 +31,14 @@ def parse_diary(data: bytes, path: str) -> Document:
     state = _Entries(int(found_year.group()) if found_year else None)
     default_title = markup.front_matter_title(fields) or stem_title(path)
     title = default_title
-    for number, (body, line) in enumerate(paragraphs(text)):
+    for number, (body, line) in enumerate(paragraphs(text, markdown)):
         first, _, rest = body.partition("\n")
         heading = MD_HEADING.match(first) if markdown else None
         if heading:
             if len(heading.group(1)) == 1 and title == default_title and not state.date_at(heading.group(2)):
                 title = heading.group(2)
             else:
-                state.open(heading.group(2), whole_line=True)
+                state.open(heading.group(2), whole_line=True, level=len(heading.group(1)))
             if not rest.strip():
                 continue
             body, line = rest, line + 1
@@ -50,8 +50,8 @@ def parse_diary(data: bytes, path: str) -> Document:
             if not state.open(body, whole_line=True):
                 continue
         else:
-            state.open(MD_INLINE.sub("", first) if markdown else first, whole_line=False)
-        state.add(MD_INLINE.sub("", body) if markdown else body, line)
+            state.open(markdown_text(first) if markdown else first, whole_line=False)
+        state.add(markdown_text(body) if markdown else body, line)
     if not state.blocks:
         raise MaterialError("no body text (only headings)")
     warnings = state.warnings + ([] if state.dated else ["no dated entries found (no date at the start of a heading or paragraph); indexed as plain text"])
@@ -63,6 +63,7 @@ class _Entries:
 
     def __init__(self, year: int | None):
         self.year, self.day, self.heading = year, None, None
+        self.entry: tuple[str, int] | None = None  # the dated Markdown heading open now, and its level
         self.blocks: list[Block] = []
         self.warnings: list[str] = []
         self.dated = False
@@ -79,15 +80,22 @@ class _Entries:
                 return day, " ".join(text.split()[count:]).strip(_TRAILING + " ")
         return None
 
-    def open(self, text: str, whole_line: bool) -> bool:
+    def open(self, text: str, whole_line: bool, level: int | None = None) -> bool:
+        """`level`: a Markdown heading's. An undated one below a dated entry's heading ("### NOTES" under
+        "## FRIDAY AUG 13") is a part of that day; one at its level or above ends the day."""
         found = self.date_at(text)
         if found is None:
-            if whole_line:
+            if whole_line and self.entry and level is not None and level > self.entry[1]:
+                self.heading = f"{self.entry[0]} › {text}"
+            elif whole_line:
                 self.heading = text
+                if self.entry and level is not None:
+                    self.day, self.entry = None, None
             return False
         self.day, after = found
         self.year, self.dated = self.day.year, True
         self.heading = spoken_date(self.day) + (f" — {after}" if whole_line and after else "")
+        self.entry = (self.heading, level) if level is not None else None
         return True
 
     def add(self, text: str, line: int) -> None:

@@ -10,6 +10,13 @@ from .document import Block, Document, MaterialError
 
 MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 MD_INLINE = re.compile(r"(\*\*|__|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w))")
+# a link or an image reads as its text: "[smoky haze](javascript:flkty.select(2);)" is "smoky haze"
+MD_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
+
+
+def markdown_text(text: str) -> str:
+    """Markdown inline markup (emphasis, code marks, links, images) as the words a reader sees."""
+    return MD_INLINE.sub("", MD_LINK.sub(r"\1", text))
 
 
 def parse_text(data: bytes, path: str) -> Document:
@@ -32,7 +39,7 @@ def parse_markdown(data: bytes, path: str) -> Document:
     text, _ = decode_text(data)
     fields, text = markup.split_front_matter(text)
     title, heading, blocks = markup.front_matter_title(fields) or stem_title(path), None, []
-    for body, line in paragraphs(text):
+    for body, line in paragraphs(text, markdown=True):
         first, _, rest = body.partition("\n")
         match = MD_HEADING.match(first)
         if match:
@@ -43,21 +50,25 @@ def parse_markdown(data: bytes, path: str) -> Document:
             if not rest.strip():
                 continue
             body, line = rest, line + 1
-        blocks.append(Block(text=MD_INLINE.sub("", body), group=heading or "", heading=heading, line=line))
+        blocks.append(Block(text=markdown_text(body), group=heading or "", heading=heading, line=line))
     return _document(path, title, blocks)
 
 
-def paragraphs(text: str) -> list[tuple[str, int]]:
-    """Split on blank lines; each paragraph keeps the 1-based line it starts on. HTML inside a paragraph
-    becomes text (markup.py); a paragraph that was only markup (an image, a script) is left out."""
-    out, current, start = [], [], 1
+def paragraphs(text: str, markdown: bool = False) -> list[tuple[str, int]]:
+    """Split on blank lines; each paragraph keeps the 1-based line it starts on. In Markdown a heading
+    starts a paragraph of its own even without a blank line before it, as CommonMark reads it (outside
+    code fences). HTML inside a paragraph becomes text (markup.py); a paragraph that was only markup (an
+    image, a script) is left out."""
+    out, current, start, fenced = [], [], 1, False
     for number, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
         line = raw.strip()
-        if not line:
+        fenced ^= markdown and line.startswith(("```", "~~~"))
+        if not line or (markdown and not fenced and current and MD_HEADING.match(line)):
             if current:
                 out.append(("\n".join(current), start))
             current = []
-            continue
+            if not line:
+                continue
         if not current:
             start = number
         current.append(line)
