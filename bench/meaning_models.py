@@ -44,7 +44,7 @@ def main() -> None:
     pools = []
     for q in questions:
         hits = retriever.search(q.question, k=args.pool)
-        sentences = [s for h in hits for s in statements(h.chunk.text)]
+        sentences = [s.text for h in hits for s in statements(h.chunk.text)]
         pools.append((q, sentences))
     encoders = {"minilm (index)": None, **{name: open_encoder(name) for name in ENCODERS}}
     print(f"{len(questions)} questions ({sum(q.answerable for q in questions)} answerable), pool {args.pool}")

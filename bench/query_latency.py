@@ -46,7 +46,7 @@ TMPFS = Path("/dev/shm")
 def passages(work: Path) -> list[str]:
     """The sentences of the shipped samples' chunks, parsed and chunked by the project (every format)."""
     texts = chunk_texts(SAMPLES, work / "sample-data")
-    return sorted({s for text in texts for s in statements(text) if len(s) >= MIN_PASSAGE_CHARS})
+    return sorted({s.text for text in texts for s in statements(text) if len(s.text) >= MIN_PASSAGE_CHARS})
 
 
 def synthetic(size: int, texts: list[str], embeddings: np.ndarray, rng) -> tuple[list[Chunk], np.ndarray]:

@@ -96,3 +96,24 @@ def test_a_markdown_day_heading_opens_its_entry_and_its_sub_headings_stay_in_tha
     ]
     assert doc.blocks[3].heading == "2021-08-13, 13 August 2021, 13 августа 2021 › NOTES"
     assert doc.blocks[4].heading == "SUMMARY"
+
+
+def test_diary_headings_nest_and_end_their_day_at_any_level():
+    text = ("# 13 August 2021\nRan.\n## Notes\n#### Morning\nCold start.\n\n![](/photo.jpg)\n\n"
+            "Sleep **2** | Fatigue **4**\n\n# Misc\nOther things.")
+    doc = PARSERS["diary"](text.encode(), "logs/days.md")
+    assert [(b.date, b.heading, b.text) for b in doc.blocks] == [
+        ("2021-08-13", "2021-08-13, 13 August 2021, 13 августа 2021", "Ran."),
+        ("2021-08-13", "2021-08-13, 13 August 2021, 13 августа 2021 › Notes › Morning", "Cold start."),
+        ("2021-08-13", "2021-08-13, 13 August 2021, 13 августа 2021 › Notes › Morning", "Sleep 2 | Fatigue 4"),
+        (None, "Misc", "Other things."),   # a first-level heading after an entry is no title
+    ]
+    assert doc.title == "days"
+
+
+def test_a_hash_line_inside_a_code_fence_is_no_heading():
+    text = "# Notes\n\n12 March 2026: intervals.\n```bash\n# not a heading\n```\n## 13 March 2026\nRest."
+    doc = PARSERS["diary"](text.encode(), "logs/fenced.md")
+    assert [(b.date, b.text.splitlines()[0]) for b in doc.blocks] == [("2026-03-12", "12 March 2026: intervals."),
+                                                                      ("2026-03-13", "Rest.")]
+    assert "# not a heading" in doc.blocks[0].text

@@ -254,3 +254,9 @@ def test_gold_facts_are_matched_as_written_in_either_language():
     assert contains_fact("Подводка длится 17 дней, объём — 75%.", "17 дней")
     assert contains_fact("Ёлка у финиша", "елка")
     assert token_f1("It lasts exactly 17 days.", "17 days") > 0.5 and token_f1("Rest.", "17 days") == 0.0
+
+
+def test_a_short_line_joined_by_a_wrap_does_not_swallow_the_next_row():
+    text = "My legs were heavy after the long ride yesterday and\nstiff\nbike 20 min easy on the trainer"
+    assert [s.text for s in statements(text)] == ["My legs were heavy after the long ride yesterday and stiff",
+                                                  "bike 20 min easy on the trainer"]

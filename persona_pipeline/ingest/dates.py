@@ -121,11 +121,11 @@ def _parse_text(text: str, order: str) -> dt.date | None:
 
 @lru_cache(maxsize=8)
 def _parser(order: str) -> DateDataParser:
-    # only days written out: a duration ("7 weeks until IRONMAN Canada") is no date, though dateparser's
-    # relative-time parser reads it as seven weeks before today, and a bare number is no timestamp
+    # no relative time: a duration ("7 weeks until IRONMAN Canada") is no date, though dateparser's
+    # relative-time parser reads it as seven weeks before today
     return DateDataParser(languages=_LANGUAGES, settings={
         "DATE_ORDER": order, "REQUIRE_PARTS": ["day", "month"], "PREFER_DAY_OF_MONTH": "first",
-        "PARSERS": ["custom-formats", "absolute-time"]})
+        "PARSERS": ["timestamp", "custom-formats", "absolute-time"]})
 
 
 def parse_day(text: str) -> tuple[dt.date, bool] | None:

@@ -35,7 +35,9 @@ def parse_diary(data: bytes, path: str) -> Document:
         first, _, rest = body.partition("\n")
         heading = MD_HEADING.match(first) if markdown else None
         if heading:
-            if len(heading.group(1)) == 1 and title == default_title and not state.date_at(heading.group(2)):
+            # a first-level heading before any entry is the diary's title; after one, it is a heading
+            if (len(heading.group(1)) == 1 and title == default_title and not state.dated
+                    and not state.date_at(heading.group(2))):
                 title = heading.group(2)
             else:
                 state.open(heading.group(2), whole_line=True, level=len(heading.group(1)))
@@ -45,13 +47,16 @@ def parse_diary(data: bytes, path: str) -> Document:
         elif not markdown and number == 0 and is_plain_heading(body) and not state.date_at(body):
             title = body  # a text file's first short line is its title, as in plain text articles
             continue
-        elif is_plain_heading(body):
+        elif not markdown and is_plain_heading(body):
             # a short dated line ("12 марта — 10 км легко") is an entry of its own; an undated one a heading
+            # (Markdown marks its headings, so there a short line is text: "Sleep **2** | Fatigue **4**")
             if not state.open(body, whole_line=True):
                 continue
         else:
             state.open(markdown_text(first) if markdown else first, whole_line=False)
-        state.add(markdown_text(body) if markdown else body, line)
+        body = markdown_text(body) if markdown else body
+        if body.strip():  # an image without words is nothing to read
+            state.add(body, line)
     if not state.blocks:
         raise MaterialError("no body text (only headings)")
     warnings = state.warnings + ([] if state.dated else ["no dated entries found (no date at the start of a heading or paragraph); indexed as plain text"])
@@ -63,7 +68,8 @@ class _Entries:
 
     def __init__(self, year: int | None):
         self.year, self.day, self.heading = year, None, None
-        self.entry: tuple[str, int] | None = None  # the dated Markdown heading open now, and its level
+        # the Markdown headings open now, (level, text), outermost first: the day's, then undated ones under it
+        self.trail: list[tuple[int, str]] = []
         self.blocks: list[Block] = []
         self.warnings: list[str] = []
         self.dated = False
@@ -81,21 +87,25 @@ class _Entries:
         return None
 
     def open(self, text: str, whole_line: bool, level: int | None = None) -> bool:
-        """`level`: a Markdown heading's. An undated one below a dated entry's heading ("### NOTES" under
-        "## FRIDAY AUG 13") is a part of that day; one at its level or above ends the day."""
+        """`level`: a Markdown heading's. An undated one below the day's heading ("### NOTES" under "## FRIDAY
+        AUG 13") is a part of that day; one at the day's level or above ends the day."""
         found = self.date_at(text)
         if found is None:
-            if whole_line and self.entry and level is not None and level > self.entry[1]:
-                self.heading = f"{self.entry[0]} › {text}"
+            if whole_line and level is not None and self.day and self.trail:
+                self.trail = [(lv, h) for lv, h in self.trail if lv < level]
+                if not self.trail:  # at the day's level or above
+                    self.day = None
+                self.trail.append((level, text))
+                self.heading = " › ".join(h for _, h in self.trail)
             elif whole_line:
                 self.heading = text
-                if self.entry and level is not None:
-                    self.day, self.entry = None, None
             return False
         self.day, after = found
         self.year, self.dated = self.day.year, True
         self.heading = spoken_date(self.day) + (f" — {after}" if whole_line and after else "")
-        self.entry = (self.heading, level) if level is not None else None
+        # a day opened by a paragraph stands at the level of the heading it is written under
+        day_level = level if level is not None else (self.trail[0][0] if self.trail else None)
+        self.trail = [(day_level, self.heading)] if day_level is not None else []
         return True
 
     def add(self, text: str, line: int) -> None:

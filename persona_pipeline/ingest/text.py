@@ -8,10 +8,12 @@ from . import markup
 from .decoding import decode_text
 from .document import Block, Document, MaterialError
 
+FENCES = ("```", "~~~")
 MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 MD_INLINE = re.compile(r"(\*\*|__|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w))")
 # a link or an image reads as its text: "[smoky haze](javascript:flkty.select(2);)" is "smoky haze"
-MD_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
+# (a title after the address, quoted or not, and one level of parentheses inside it included)
+MD_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)")
 
 
 def markdown_text(text: str) -> str:
@@ -50,7 +52,9 @@ def parse_markdown(data: bytes, path: str) -> Document:
             if not rest.strip():
                 continue
             body, line = rest, line + 1
-        blocks.append(Block(text=markdown_text(body), group=heading or "", heading=heading, line=line))
+        body = markdown_text(body)
+        if body.strip():  # an image without words is nothing to read
+            blocks.append(Block(text=body, group=heading or "", heading=heading, line=line))
     return _document(path, title, blocks)
 
 
@@ -59,11 +63,12 @@ def paragraphs(text: str, markdown: bool = False) -> list[tuple[str, int]]:
     starts a paragraph of its own even without a blank line before it, as CommonMark reads it (outside
     code fences). HTML inside a paragraph becomes text (markup.py); a paragraph that was only markup (an
     image, a script) is left out."""
-    out, current, start, fenced = [], [], 1, False
+    out, current, start, fence = [], [], 1, None  # fence: the marker of the code fence open now
     for number, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
         line = raw.strip()
-        fenced ^= markdown and line.startswith(("```", "~~~"))
-        if not line or (markdown and not fenced and current and MD_HEADING.match(line)):
+        if markdown:
+            fence = _fence_after(line, fence)
+        if not line or (markdown and fence is None and current and MD_HEADING.match(line)):
             if current:
                 out.append(("\n".join(current), start))
             current = []
@@ -78,6 +83,17 @@ def paragraphs(text: str, markdown: bool = False) -> list[tuple[str, int]]:
     if not out:
         raise MaterialError("no text in file")
     return out
+
+
+def _fence_after(line: str, fence: str | None) -> str | None:
+    """The code fence open after `line`: ``` or ~~~ opens one ("```x```" is inline code) and only the same
+    marker closes it."""
+    if fence is not None:
+        return None if line.startswith(fence) else fence
+    for marker in FENCES:
+        if line.startswith(marker) and marker not in line[len(marker):]:
+            return marker
+    return None
 
 
 def is_plain_heading(paragraph: str) -> bool:

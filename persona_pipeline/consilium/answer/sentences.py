@@ -37,10 +37,10 @@ def unwrap(text: str) -> str:
     """Prose hard-wrapped at a fixed width, joined back into its lines (one space for each wrap)."""
     lines = text.split("\n")
     joined = [lines[0]]
-    for line in lines[1:]:
-        previous = joined[-1].rstrip()
+    for previous, line in zip(lines, lines[1:]):
+        previous = previous.rstrip()  # the line as written: a short one that a wrap joined is no wrap itself
         if len(previous) >= WRAPPED_LINE_CHARS and _UNFINISHED.search(previous) and _CONTINUES.match(line):
-            joined[-1] = f"{previous} {line.lstrip()}"
+            joined[-1] = f"{joined[-1].rstrip()} {line.lstrip()}"
         else:
             joined.append(line)
     return "\n".join(joined)
