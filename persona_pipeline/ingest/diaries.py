@@ -14,7 +14,7 @@ from . import markup
 from .decoding import decode_text
 from .document import Block, Document, MaterialError
 from .sessions import spoken_date
-from .text import MD_HEADING, is_plain_heading, markdown_text, paragraphs, stem_title
+from .text import HEADING_TRAIL, MD_HEADING, is_plain_heading, nested, paragraphs, stem_title
 
 _LEADING_WORDS = 5          # a date opens a paragraph within its first few words
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
@@ -53,10 +53,8 @@ def parse_diary(data: bytes, path: str) -> Document:
             if not state.open(body, whole_line=True):
                 continue
         else:
-            state.open(markdown_text(first) if markdown else first, whole_line=False)
-        body = markdown_text(body) if markdown else body
-        if body.strip():  # an image without words is nothing to read
-            state.add(body, line)
+            state.open(first, whole_line=False)
+        state.add(body, line)
     if not state.blocks:
         raise MaterialError("no body text (only headings)")
     warnings = state.warnings + ([] if state.dated else ["no dated entries found (no date at the start of a heading or paragraph); indexed as plain text"])
@@ -92,11 +90,10 @@ class _Entries:
         found = self.date_at(text)
         if found is None:
             if whole_line and level is not None and self.day and self.trail:
-                self.trail = [(lv, h) for lv, h in self.trail if lv < level]
-                if not self.trail:  # at the day's level or above
+                if level <= self.trail[0][0]:  # at the day's level or above
                     self.day = None
-                self.trail.append((level, text))
-                self.heading = " › ".join(h for _, h in self.trail)
+                self.trail = nested(self.trail, level, text)
+                self.heading = HEADING_TRAIL.join(h for _, h in self.trail)
             elif whole_line:
                 self.heading = text
             return False

@@ -10,6 +10,8 @@ from .document import Block, Document, MaterialError
 
 FENCES = ("```", "~~~")
 MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+# a sub-heading is read under the headings above it: "13 August 2021 › NOTES"
+HEADING_TRAIL = " › "
 MD_INLINE = re.compile(r"(\*\*|__|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w))")
 # a link or an image reads as its text: "[smoky haze](javascript:flkty.select(2);)" is "smoky haze"
 # (a title after the address, quoted or not, and one level of parentheses inside it included)
@@ -19,6 +21,11 @@ MD_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)")
 def markdown_text(text: str) -> str:
     """Markdown inline markup (emphasis, code marks, links, images) as the words a reader sees."""
     return MD_INLINE.sub("", MD_LINK.sub(r"\1", text))
+
+
+def nested(trail: list[tuple[int, str]], level: int, heading: str) -> list[tuple[int, str]]:
+    """The (level, heading) trail once `heading` opens at `level`: it closes those at its level or below."""
+    return [(lv, h) for lv, h in trail if lv < level] + [(level, heading)]
 
 
 def parse_text(data: bytes, path: str) -> Document:
@@ -52,17 +59,15 @@ def parse_markdown(data: bytes, path: str) -> Document:
             if not rest.strip():
                 continue
             body, line = rest, line + 1
-        body = markdown_text(body)
-        if body.strip():  # an image without words is nothing to read
-            blocks.append(Block(text=body, group=heading or "", heading=heading, line=line))
+        blocks.append(Block(text=body, group=heading or "", heading=heading, line=line))
     return _document(path, title, blocks)
 
 
 def paragraphs(text: str, markdown: bool = False) -> list[tuple[str, int]]:
     """Split on blank lines; each paragraph keeps the 1-based line it starts on. In Markdown a heading
     starts a paragraph of its own even without a blank line before it, as CommonMark reads it (outside
-    code fences). HTML inside a paragraph becomes text (markup.py); a paragraph that was only markup (an
-    image, a script) is left out."""
+    code fences), and inline markup becomes its words (markdown_text). HTML inside a paragraph becomes
+    text (markup.py); a paragraph that was only markup (an image, a script) is left out."""
     out, current, start, fence = [], [], 1, None  # fence: the marker of the code fence open now
     for number, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
         line = raw.strip()
@@ -79,7 +84,8 @@ def paragraphs(text: str, markdown: bool = False) -> list[tuple[str, int]]:
         current.append(line)
     if current:
         out.append(("\n".join(current), start))
-    out = [(body, line) for body, line in ((markup.to_text(body), line) for body, line in out) if body.strip()]
+    readable = (lambda body: markdown_text(markup.to_text(body))) if markdown else markup.to_text
+    out = [(body, line) for body, line in ((readable(body), line) for body, line in out) if body.strip()]
     if not out:
         raise MaterialError("no text in file")
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from ...ingest.text import HEADING_TRAIL, MD_HEADING, nested
 from ...ingest.worldview import TURN_LABELS
 
 # a sentence ends at . ! ? … followed by space and an upper-case letter, digit or quote; a line break always
@@ -22,10 +23,6 @@ MIN_SENTENCE_CHARS = 12
 WRAPPED_LINE_CHARS = 40
 _UNFINISHED = re.compile(r"[^.!?…:;|]$")
 _CONTINUES = re.compile(r"\s*[a-zа-яё]")
-# a Markdown heading inside an excerpt ("## FRIDAY AUG 13") states nothing; it places what follows it
-_HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)[\s#]*$")
-# a sub-heading is read under the headings above it: "FRIDAY AUG 13 › NOTES"
-TRAIL = " › "
 
 
 class Statement(NamedTuple):
@@ -72,14 +69,14 @@ def statements(text: str) -> list[Statement]:
 
 def _sections(text: str) -> list[tuple[str, str]]:
     """(heading trail, body) pieces of an excerpt split at its Markdown headings."""
+    # a Markdown heading inside an excerpt ("## FRIDAY AUG 13") states nothing; it places what follows it
     pieces, trail, body = [], [], []  # trail: (level, heading) of the headings open at this line
     for line in text.split("\n"):
-        match = _HEADING.match(line)
+        match = MD_HEADING.match(line)
         if match:
-            pieces.append((TRAIL.join(h for _, h in trail), "\n".join(body)))
-            level = len(match.group(1))
-            trail, body = [(lv, h) for lv, h in trail if lv < level] + [(level, match.group(2))], []
+            pieces.append((HEADING_TRAIL.join(h for _, h in trail), "\n".join(body)))
+            trail, body = nested(trail, len(match.group(1)), match.group(2)), []
         else:
             body.append(line)
-    pieces.append((TRAIL.join(h for _, h in trail), "\n".join(body)))
+    pieces.append((HEADING_TRAIL.join(h for _, h in trail), "\n".join(body)))
     return [(h, b) for h, b in pieces if b.strip()]
